@@ -1,0 +1,216 @@
+//! The command line: `sluice run`, `sluice validate`, `sluice demo`.
+
+use crate::batch::{Shutdown, SystemClock};
+use crate::config::{self, Diagnostics, LoadError, Pipeline, SourceKind};
+use crate::engine::{Prepared, RunSummary};
+use crate::plugin::{Registry, RegistryError, Runtime};
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// sluice runs micro-batch stream pipelines whose operators are WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about, long_about = None)]
+pub struct Cli {
+    /// What to log: a level (error, warn, info, debug, trace) or a tracing filter.
+    /// RUST_LOG works too.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline until its sources end, or until Ctrl-C / SIGTERM (which finish
+    /// the queued batches first).
+    Run {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Override `[pipeline] partitions`.
+        #[arg(long)]
+        partitions: Option<usize>,
+    },
+    /// Check a pipeline file and its plugins without reading any input: every problem
+    /// is reported with its file, line, key and a hint.
+    Validate {
+        /// The pipeline file.
+        file: PathBuf,
+    },
+    /// Run the word-count demo: the example plugin on generated text, printed every
+    /// batch. Needs nothing but this repository.
+    Demo {
+        /// Lines per second the generator produces (10 words each).
+        #[arg(long, default_value_t = 200_000)]
+        rate: u64,
+        /// How many seconds of input to generate.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Partitions (default: one per core).
+        #[arg(long)]
+        partitions: Option<usize>,
+    },
+}
+
+/// Parses the command line, runs the command, and returns the exit code.
+pub fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    init_logging(cli.log.as_deref());
+    match cli.command {
+        Command::Run { file, partitions } => {
+            let mut pipeline = load(&file)?;
+            if let Some(n) = partitions {
+                pipeline.partitions = n.max(1);
+            }
+            run(pipeline)
+        }
+        Command::Validate { file } => validate(&file),
+        Command::Demo {
+            rate,
+            seconds,
+            partitions,
+        } => demo(rate, seconds, partitions),
+    }
+}
+
+/// Prints an error the way a user should read it: a bad pipeline file as its list of
+/// problems, anything else as its chain of causes.
+pub fn report(error: &anyhow::Error) {
+    let diagnostics = error
+        .downcast_ref::<LoadError>()
+        .and_then(|e| match e {
+            LoadError::Invalid(d) => Some(d),
+            LoadError::Read { .. } => None,
+        })
+        .or_else(|| match error.downcast_ref::<RegistryError>() {
+            Some(RegistryError::Mismatch(d)) => Some(d),
+            _ => None,
+        })
+        .or_else(|| error.downcast_ref::<Diagnostics>());
+    match diagnostics {
+        Some(d) => eprintln!("{d}"),
+        None => eprintln!("error: {error:#}"),
+    }
+}
+
+fn init_logging(filter: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = filter
+        .map(EnvFilter::new)
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+fn load(file: &Path) -> anyhow::Result<Pipeline> {
+    Ok(config::load(file)?)
+}
+
+/// Raises `shutdown` on the first Ctrl-C or SIGTERM; exits at once on the second.
+fn install_signal_handler(shutdown: &Shutdown) -> anyhow::Result<()> {
+    let shutdown = shutdown.clone();
+    ctrlc::set_handler(move || {
+        if shutdown.is_raised() {
+            eprintln!("sluice: second interrupt, exiting now");
+            std::process::exit(130);
+        }
+        tracing::warn!("stopping: no more input is read; queued batches finish first (interrupt again to exit now)");
+        shutdown.raise();
+    })
+    .context("cannot install the signal handler")
+}
+
+fn run(pipeline: Pipeline) -> anyhow::Result<ExitCode> {
+    let name = pipeline.name.clone();
+    let prepared = Prepared::new(pipeline)?;
+    let shutdown = Shutdown::new();
+    install_signal_handler(&shutdown)?;
+    let summary = prepared.run(Arc::new(SystemClock), shutdown)?;
+    finish(&name, &summary)
+}
+
+fn finish(name: &str, summary: &RunSummary) -> anyhow::Result<ExitCode> {
+    tracing::info!("pipeline `{name}` finished: {summary}");
+    if summary.failed > 0 {
+        bail!(
+            "{} of {} batches failed (their errors are logged above); the other batches' output is complete",
+            summary.failed,
+            summary.batches
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(file: &Path) -> anyhow::Result<ExitCode> {
+    let pipeline = load(file)?;
+    let runtime = Runtime::new()?;
+    let registry = Registry::load(&pipeline, &runtime)?;
+    println!(
+        "{}: ok: pipeline `{}`, {} sources, {} stages, {} sinks, {} partitions, batch interval {} ms",
+        file.display(),
+        pipeline.name,
+        pipeline.sources.len(),
+        pipeline.stages.len(),
+        pipeline.sinks.len(),
+        pipeline.partitions,
+        pipeline.batch_interval.as_millis()
+    );
+    for (name, plugin) in registry.iter() {
+        let functions: Vec<String> = plugin
+            .manifest()
+            .iter()
+            .map(|e| format!("{} ({})", e.name, e.kind))
+            .collect();
+        println!(
+            "  plugin `{name}` version {}: {}",
+            plugin.hash(),
+            functions.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The repository the binary was built from, where the demo's plugin and pipeline are.
+fn source_tree() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn demo(rate: u64, seconds: u64, partitions: Option<usize>) -> anyhow::Result<ExitCode> {
+    let file = source_tree().join("examples").join("demo.toml");
+    if !file.is_file() {
+        bail!(
+            "the demo runs examples/demo.toml and plugins/wordcount from the sluice repository, which is not at {} any more; run it from a clone",
+            source_tree().display()
+        );
+    }
+    let mut pipeline = load(&file)?;
+    for source in &mut pipeline.sources {
+        if let SourceKind::Generator(spec) = &mut source.kind {
+            spec.rate = rate.max(1);
+            spec.count = Some(rate.max(1) * seconds);
+        }
+    }
+    if let Some(n) = partitions {
+        pipeline.partitions = n.max(1);
+    }
+    tracing::info!(
+        "demo: counting words in {} generated lines ({} per second for {seconds} s, 10 words each) on {} partitions",
+        rate * seconds,
+        rate,
+        pipeline.partitions
+    );
+    run(pipeline)
+}

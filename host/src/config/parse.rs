@@ -1,0 +1,458 @@
+//! From TOML text to a [`Pipeline`], section by section. Each section's reader records
+//! problems and carries on, so that one run reports them all.
+
+use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
+use super::reader::{Context, TableReader};
+use super::{
+    FunctionRef, GeneratorSpec, Limits, Op, Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec,
+    SourceKind, SourceSpec, StageSpec, default_partitions, validate,
+};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use toml_edit::{Document, Item, Table};
+
+const SECTIONS: [&str; 5] = ["pipeline", "plugins", "sources", "stages", "sinks"];
+const SOURCE_TYPES: [&str; 4] = ["socket", "directory", "stdin", "generator"];
+const SINK_TYPES: [&str; 2] = ["print", "files"];
+
+pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
+    let cx = Context {
+        lines: LineIndex::new(text),
+        diagnostics: RefCell::new(Diagnostics::new(file)),
+    };
+    let doc = match Document::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let message = e.message().trim().to_string();
+            cx.error(
+                cx.lines.locate(e.span()),
+                "",
+                format!("invalid TOML: {message}"),
+                None,
+            );
+            return cx
+                .diagnostics
+                .into_inner()
+                .into_result(unreachable_pipeline());
+        }
+    };
+    let root = doc.as_table();
+    for (key, item) in root.iter() {
+        if !SECTIONS.contains(&key) {
+            let at = root.key(key).and_then(|k| k.span()).or_else(|| item.span());
+            cx.error(
+                cx.lines.locate(at),
+                key,
+                "unknown section",
+                did_you_mean(key, SECTIONS)
+                    .or_else(|| Some(format!("sections are {}", SECTIONS.join(", ")))),
+            );
+        }
+    }
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut pipeline = pipeline_section(&cx, root, file);
+    pipeline.plugins = sections(&cx, root, "plugins")
+        .into_iter()
+        .filter_map(|r| plugin(r, base))
+        .collect();
+    pipeline.sources = sections(&cx, root, "sources")
+        .into_iter()
+        .filter_map(|r| source(r, base))
+        .collect();
+    pipeline.stages = sections(&cx, root, "stages")
+        .into_iter()
+        .filter_map(|r| stage(r, &pipeline.plugins))
+        .collect();
+    pipeline.sinks = sections(&cx, root, "sinks")
+        .into_iter()
+        .filter_map(|r| sink(r, base))
+        .collect();
+    validate::check(&pipeline, &cx, root);
+    cx.diagnostics.into_inner().into_result(pipeline)
+}
+
+/// A placeholder for the `Ok` side of an error that is certain to be returned.
+fn unreachable_pipeline() -> Pipeline {
+    Pipeline {
+        file: PathBuf::new(),
+        name: String::new(),
+        batch_interval: std::time::Duration::from_secs(1),
+        partitions: 1,
+        plugins: Vec::new(),
+        sources: Vec::new(),
+        stages: Vec::new(),
+        sinks: Vec::new(),
+    }
+}
+
+fn pipeline_section(cx: &Context<'_>, root: &Table, file: &Path) -> Pipeline {
+    let stem = file.file_stem().map_or_else(
+        || "pipeline".to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let mut pipeline = unreachable_pipeline();
+    pipeline.file = file.to_path_buf();
+    pipeline.name = stem;
+    pipeline.partitions = default_partitions();
+    let Some(table) = section_table(cx, root, "pipeline") else {
+        return pipeline;
+    };
+    let r = TableReader::new(
+        cx,
+        table,
+        "",
+        "pipeline",
+        key_location(cx, root, "pipeline"),
+    );
+    if let Some((name, _)) = r.string("name") {
+        pipeline.name = name;
+    }
+    if let Some(interval) = r.duration("batch_interval") {
+        pipeline.batch_interval = interval;
+    }
+    if let Some(n) = r.integer("partitions", 1) {
+        pipeline.partitions = n as usize;
+    }
+    r.finish();
+    pipeline
+}
+
+fn key_location(cx: &Context<'_>, table: &Table, key: &str) -> Location {
+    let span = table
+        .key(key)
+        .and_then(|k| k.span())
+        .or_else(|| table.get(key).and_then(Item::span));
+    cx.lines.locate(span)
+}
+
+fn section_table<'d>(cx: &Context<'_>, root: &'d Table, name: &str) -> Option<&'d Table> {
+    match root.get(name)? {
+        Item::Table(table) => Some(table),
+        _ => {
+            cx.error(
+                key_location(cx, root, name),
+                name,
+                "expected a table",
+                Some(format!("write it as a `[{name}]` section")),
+            );
+            None
+        }
+    }
+}
+
+/// The `[kind.NAME]` tables of a section, as readers.
+fn sections<'c, 'a>(cx: &'c Context<'a>, root: &'c Table, kind: &str) -> Vec<TableReader<'c, 'a>> {
+    let Some(section) = section_table(cx, root, kind) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, item) in section.iter() {
+        let at = key_location(cx, section, name);
+        match item {
+            Item::Table(table) => out.push(TableReader::new(cx, table, kind, name, at)),
+            _ => cx.error(
+                at,
+                &format!("{kind}.{name}"),
+                "expected a table",
+                Some(format!("write it as a `[{kind}.{name}]` section")),
+            ),
+        }
+    }
+    out
+}
+
+fn plugin(r: TableReader<'_, '_>, base: &Path) -> Option<PluginSpec> {
+    let name = r.name();
+    let path = r.required_string(
+        "path",
+        "point `path` at a plugin crate directory or a .wasm file",
+    );
+    let mut limits = Limits::default();
+    if let Some(memory) = r.bytes("memory_limit") {
+        limits.memory = memory;
+    }
+    if let Some(deadline) = r.duration("deadline") {
+        limits.deadline = deadline;
+    }
+    let at = r.at();
+    let path = path.and_then(|(raw, _)| {
+        let resolved = base.join(&raw);
+        let hint = Some(format!(
+            "paths are relative to the pipeline file's directory ({})",
+            base.display()
+        ));
+        if raw.ends_with(".wasm") {
+            if resolved.is_file() {
+                Some(PluginPath::Wasm(resolved))
+            } else {
+                r.error(
+                    "path",
+                    format!("no such file: {}", resolved.display()),
+                    hint,
+                );
+                None
+            }
+        } else if resolved.join("Cargo.toml").is_file() {
+            Some(PluginPath::Crate(resolved))
+        } else if resolved.is_dir() {
+            r.error(
+                "path",
+                format!(
+                    "{} is not a plugin crate: it has no Cargo.toml",
+                    resolved.display()
+                ),
+                Some("point `path` at a plugin crate directory or a .wasm file".into()),
+            );
+            None
+        } else {
+            r.error(
+                "path",
+                format!("no such directory: {}", resolved.display()),
+                hint,
+            );
+            None
+        }
+    });
+    r.finish();
+    Some(PluginSpec {
+        name,
+        path: path?,
+        limits,
+        at,
+    })
+}
+
+fn source(r: TableReader<'_, '_>, base: &Path) -> Option<SourceSpec> {
+    let name = r.name();
+    let at = r.at();
+    let hint = format!("one of: {}", SOURCE_TYPES.join(", "));
+    let kind = match r.required_string("type", &hint)? {
+        (t, _) if t == "socket" => {
+            let address = r.required_string(
+                "address",
+                "the server to read lines from, like \"127.0.0.1:9999\"",
+            );
+            let reconnect = r.boolean("reconnect").unwrap_or(true);
+            address.and_then(|(address, _)| {
+                let port_ok = address
+                    .rsplit_once(':')
+                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok());
+                if port_ok {
+                    Some(SourceKind::Socket { address, reconnect })
+                } else {
+                    r.error(
+                        "address",
+                        format!("`{address}` is not host:port"),
+                        Some("like \"127.0.0.1:9999\"".into()),
+                    );
+                    None
+                }
+            })
+        }
+        (t, _) if t == "directory" => r
+            .required_string("path", "the directory new files appear in")
+            .and_then(|(raw, _)| {
+                let path = base.join(raw);
+                if path.is_dir() {
+                    Some(SourceKind::Directory { path })
+                } else {
+                    r.error(
+                        "path",
+                        format!("no such directory: {}", path.display()),
+                        Some(
+                            "create it first; paths are relative to the pipeline file's directory"
+                                .into(),
+                        ),
+                    );
+                    None
+                }
+            }),
+        (t, _) if t == "stdin" => Some(SourceKind::Stdin),
+        (t, _) if t == "generator" => {
+            let mut spec = GeneratorSpec::default();
+            if let Some(rate) = r.integer("rate", 1) {
+                spec.rate = rate as u64;
+            }
+            spec.count = r.integer("count", 0).map(|n| n as u64);
+            if let Some(seed) = r.integer("seed", 0) {
+                spec.seed = seed as u64;
+            }
+            if let Some(n) = r.integer("words_per_line", 1) {
+                spec.words_per_line = n as usize;
+            }
+            if let Some(n) = r.integer("vocabulary", 1) {
+                spec.vocabulary = n as usize;
+            }
+            Some(SourceKind::Generator(spec))
+        }
+        (other, _) => {
+            r.error(
+                "type",
+                format!("unknown source type `{other}`"),
+                did_you_mean(&other, SOURCE_TYPES).or(Some(hint)),
+            );
+            // Without a known type the other keys cannot be judged.
+            return None;
+        }
+    };
+    r.finish();
+    Some(SourceSpec {
+        name,
+        kind: kind?,
+        at,
+    })
+}
+
+fn stage(r: TableReader<'_, '_>, plugins: &[PluginSpec]) -> Option<StageSpec> {
+    let name = r.name();
+    let at = r.at();
+    let inputs = r.strings("input");
+    let many = r.strings("inputs");
+    let inputs = match (inputs, many) {
+        (Some((one, _)), None) => Some(one),
+        (None, Some((many, _))) if !many.is_empty() => Some(many),
+        (Some(_), Some(_)) => {
+            r.error(
+                "inputs",
+                "both `input` and `inputs` are given",
+                Some("use one of them".into()),
+            );
+            None
+        }
+        _ => {
+            r.error("input", "missing key `input`", Some("name the source or stage this stage reads, or several as `inputs = [\"a\", \"b\"]`".into()));
+            None
+        }
+    };
+    let op = r.required_string("op", &format!("one of: {}", op_names()));
+    let op = op.and_then(|(raw, _)| match Op::parse(&raw) {
+        Some(op) => Some(op),
+        None => {
+            r.error(
+                "op",
+                format!("unknown op `{raw}`"),
+                did_you_mean(&raw, Op::ALL.map(Op::name))
+                    .or_else(|| Some(format!("one of: {}", op_names()))),
+            );
+            None
+        }
+    });
+    let function = r.string("function");
+    let function = match (op, function) {
+        (Some(op), Some((raw, fat))) if op.function_kind().is_some() => {
+            function_ref(&r, &raw, fat, plugins)
+        }
+        (Some(op), Some(_)) => {
+            r.error(
+                "function",
+                format!("op `{}` calls no plugin function", op.name()),
+                Some("remove `function`".into()),
+            );
+            None
+        }
+        (Some(op), None) if op.function_kind().is_some() => {
+            r.error(
+                "function",
+                format!("op `{}` needs a `function`", op.name()),
+                Some(format!(
+                    "like function = \"myplugin::my_{}\"",
+                    op.function_kind().map_or("", |k| k.as_str())
+                )),
+            );
+            None
+        }
+        _ => None,
+    };
+    let partitions = r.integer("partitions", 1).map(|n| n as usize);
+    if let (Some(op), Some(_)) = (op, partitions)
+        && !op.takes_partitions()
+    {
+        r.error(
+            "partitions",
+            format!("op `{}` keeps the partitions it is given", op.name()),
+            Some("`partitions` applies to repartition, reduce_by_key, group_by_key and count_by_value".into()),
+        );
+    }
+    r.finish();
+    let op = op?;
+    if op.function_kind().is_some() && function.is_none() {
+        return None;
+    }
+    Some(StageSpec {
+        name,
+        inputs: inputs?,
+        op,
+        function,
+        partitions,
+        at,
+    })
+}
+
+fn op_names() -> String {
+    Op::ALL.map(Op::name).join(", ")
+}
+
+fn function_ref(
+    r: &TableReader<'_, '_>,
+    raw: &str,
+    at: Location,
+    plugins: &[PluginSpec],
+) -> Option<FunctionRef> {
+    let Some((plugin, function)) = raw
+        .split_once("::")
+        .filter(|(p, f)| !p.is_empty() && !f.is_empty())
+    else {
+        r.error(
+            "function",
+            format!("`{raw}` is not plugin::function"),
+            Some("like \"wordcount::split_words\"".into()),
+        );
+        return None;
+    };
+    if !plugins.iter().any(|p| p.name == plugin) {
+        let hint = did_you_mean(plugin, plugins.iter().map(|p| p.name.as_str()))
+            .unwrap_or_else(|| format!("declare it in a [plugins.{plugin}] section with a `path`"));
+        r.error("function", format!("unknown plugin `{plugin}`"), Some(hint));
+        return None;
+    }
+    Some(FunctionRef {
+        plugin: plugin.to_string(),
+        function: function.to_string(),
+        at,
+    })
+}
+
+fn sink(r: TableReader<'_, '_>, base: &Path) -> Option<SinkSpec> {
+    let name = r.name();
+    let at = r.at();
+    let input = r.required_string("input", "name the source or stage this sink writes");
+    let hint = format!("one of: {}", SINK_TYPES.join(", "));
+    let kind = match r.required_string("type", &hint)? {
+        (t, _) if t == "print" => Some(SinkKind::Print {
+            num: r.integer("num", 1).map_or(10, |n| n as usize),
+        }),
+        (t, _) if t == "files" => {
+            let path = r.required_string("path", "the directory batch directories are written in");
+            let prefix = r.string("prefix").map_or_else(|| name.clone(), |(p, _)| p);
+            path.map(|(p, _)| SinkKind::Files {
+                path: base.join(p),
+                prefix,
+            })
+        }
+        (other, _) => {
+            r.error(
+                "type",
+                format!("unknown sink type `{other}`"),
+                did_you_mean(&other, SINK_TYPES).or(Some(hint)),
+            );
+            return None;
+        }
+    };
+    r.finish();
+    Some(SinkSpec {
+        name,
+        input: input?.0,
+        kind: kind?,
+        at,
+    })
+}

@@ -1,0 +1,104 @@
+//! What each batch did, as Spark's Streaming tab shows it: records in, scheduling
+//! delay, processing time and total delay, plus per-stage figures; and the run's totals.
+
+use super::executor::StageMetrics;
+use std::time::Duration;
+
+/// One batch's figures.
+#[derive(Clone, Debug)]
+pub struct BatchReport {
+    /// The batch time.
+    pub time_ms: u64,
+    /// Records read per source, in pipeline order.
+    pub records_in: Vec<u64>,
+    /// Records written to sinks.
+    pub records_out: u64,
+    /// From the batch time to the start of processing.
+    pub scheduling_delay: Duration,
+    /// From the start of processing to the end of the last sink.
+    pub processing_time: Duration,
+    /// Per stage.
+    pub stages: Vec<StageMetrics>,
+    /// Why the batch failed, if it did.
+    pub error: Option<String>,
+}
+
+impl BatchReport {
+    /// Scheduling delay plus processing time.
+    pub fn total_delay(&self) -> Duration {
+        self.scheduling_delay + self.processing_time
+    }
+
+    /// All records read.
+    pub fn total_in(&self) -> u64 {
+        self.records_in.iter().sum()
+    }
+
+    /// The log line for the batch.
+    pub fn log(&self) {
+        match &self.error {
+            None => tracing::info!(
+                "batch {}: {} records in, {} out; processing {} ms, scheduling delay {} ms, total delay {} ms",
+                self.time_ms,
+                self.total_in(),
+                self.records_out,
+                self.processing_time.as_millis(),
+                self.scheduling_delay.as_millis(),
+                self.total_delay().as_millis(),
+            ),
+            Some(error) => tracing::error!("batch {} failed: {error}", self.time_ms),
+        }
+    }
+}
+
+/// Totals over a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunSummary {
+    /// Batches run.
+    pub batches: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Records read.
+    pub records_in: u64,
+    /// Records written to sinks.
+    pub records_out: u64,
+    /// Time spent processing, summed over batches.
+    pub processing_time: Duration,
+}
+
+impl RunSummary {
+    /// Adds a batch.
+    pub fn add(&mut self, report: &BatchReport) {
+        self.batches += 1;
+        self.failed += u64::from(report.error.is_some());
+        self.records_in += report.total_in();
+        self.records_out += report.records_out;
+        self.processing_time += report.processing_time;
+    }
+
+    /// Records read per second of processing time: the throughput the engine
+    /// sustained while it was busy.
+    pub fn records_per_second(&self) -> f64 {
+        let secs = self.processing_time.as_secs_f64();
+        if secs > 0.0 {
+            self.records_in as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} batches ({} failed), {} records in, {} out; {:.2} s processing, {:.0} records/s",
+            self.batches,
+            self.failed,
+            self.records_in,
+            self.records_out,
+            self.processing_time.as_secs_f64(),
+            self.records_per_second()
+        )
+    }
+}

@@ -1,0 +1,33 @@
+//! sluice: a micro-batch stream processor whose operators are WebAssembly plugins.
+//!
+//! # Core concepts
+//!
+//! - A **pipeline** ([`config::Pipeline`]) is read from a TOML file: sources, stages,
+//!   sinks, a batch interval and a partition count.
+//! - Every interval the **scheduler** ([`batch::BatchScheduler`]) cuts what the
+//!   **sources** ([`source`]) received into a batch, split into partitions.
+//! - The **executor** ([`engine::Executor`]) runs the batch through the **plan**
+//!   ([`plan::Plan`]): chains of narrow stages fused per partition, shuffles that move
+//!   records to the partition owning their key ([`partition`]), all partitions in
+//!   parallel on every core.
+//! - Stages call **plugin** functions ([`plugin`]): wasm modules compiled once, called
+//!   once per partition per batch with the whole partition as MessagePack
+//!   ([`record::Records`]), under memory and time limits.
+//! - **Sinks** ([`sink`]) write each batch's results: Spark's `print`, or JSON-lines
+//!   directories written atomically.
+//!
+//! `ARCHITECTURE.md` at the repository root has the code map and the invariants.
+#![warn(missing_docs)]
+
+pub mod batch;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod operator;
+pub mod partition;
+pub mod plan;
+pub mod plugin;
+pub mod record;
+pub mod render;
+pub mod sink;
+pub mod source;

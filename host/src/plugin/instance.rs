@@ -1,0 +1,273 @@
+//! One instance of a plugin version: its store, memory and exports, and the mechanics of
+//! one call (write the partition in, call, read the result out, classify failures).
+
+use super::error::CallFailure;
+use super::runtime::EPOCH_TICK;
+use super::version::{Call, PluginVersion};
+use crate::record::Records;
+use sluice_sdk::wire;
+use std::collections::HashMap;
+use std::sync::Arc;
+use wasmtime::{Memory, ResourceLimiter, Store, Trap, TypedFunc, WasmBacktrace};
+
+/// The host-side state of one instance, reachable from host imports.
+pub struct HostState {
+    pub(super) plugin: Arc<str>,
+    pub(super) version: Arc<str>,
+    pub(super) call: CallInfo,
+    pub(super) panic: Option<String>,
+    limiter: MemoryLimiter,
+}
+
+/// What the instance is doing now, for log lines.
+#[derive(Default)]
+pub struct CallInfo {
+    pub function: Arc<str>,
+    pub batch_time_ms: i64,
+    pub partition: u32,
+}
+
+/// Caps linear memory and remembers a refused growth, so that the trap that follows
+/// (Rust aborts when allocation fails) is reported as what it is.
+struct MemoryLimiter {
+    limit: u64,
+    refused: Option<u64>,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limit {
+            self.refused = Some(desired as u64);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+type FunctionExport = TypedFunc<(u32, i64, u32, u32), u32>;
+
+/// A live instance of one plugin version.
+pub struct PluginInstance {
+    store: Store<HostState>,
+    memory: Memory,
+    input: TypedFunc<u32, u32>,
+    output_ptr: TypedFunc<(), u32>,
+    output_len: TypedFunc<(), u32>,
+    functions: HashMap<String, FunctionExport>,
+}
+
+impl PluginInstance {
+    /// Instantiates `version`. Exports were validated at load, so a missing one here is
+    /// a protocol error rather than a panic.
+    pub fn new(version: &PluginVersion) -> Result<Self, CallFailure> {
+        let state = HostState {
+            plugin: version.name.clone(),
+            version: version.hash.clone(),
+            call: CallInfo::default(),
+            panic: None,
+            limiter: MemoryLimiter {
+                limit: version.limits.memory,
+                refused: None,
+            },
+        };
+        let mut store = Store::new(&version.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(deadline_ticks(version));
+        store.epoch_deadline_trap();
+        let instance = version
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| classify(&mut store, e, version))?;
+        let protocol = |what: &str, e: wasmtime::Error| CallFailure::Protocol {
+            message: format!("{what}: {e}"),
+        };
+        let memory =
+            instance
+                .get_memory(&mut store, "memory")
+                .ok_or_else(|| CallFailure::Protocol {
+                    message: "no memory export".into(),
+                })?;
+        let input = instance
+            .get_typed_func(&mut store, "sluice_input")
+            .map_err(|e| protocol("sluice_input", e))?;
+        let output_ptr = instance
+            .get_typed_func(&mut store, "sluice_output_ptr")
+            .map_err(|e| protocol("sluice_output_ptr", e))?;
+        let output_len = instance
+            .get_typed_func(&mut store, "sluice_output_len")
+            .map_err(|e| protocol("sluice_output_len", e))?;
+        let mut functions = HashMap::new();
+        for entry in &version.manifest {
+            let export = entry.export_name();
+            let func = instance
+                .get_typed_func(&mut store, &export)
+                .map_err(|e| protocol(&export, e))?;
+            functions.insert(entry.name.clone(), func);
+        }
+        Ok(PluginInstance {
+            store,
+            memory,
+            input,
+            output_ptr,
+            output_len,
+            functions,
+        })
+    }
+
+    /// Runs one call over `input`. On any error the instance must be dropped.
+    pub fn call(
+        &mut self,
+        version: &PluginVersion,
+        call: &Call<'_>,
+        input: &Records,
+    ) -> Result<Records, CallFailure> {
+        let func =
+            self.functions
+                .get(call.function)
+                .cloned()
+                .ok_or_else(|| CallFailure::Protocol {
+                    message: format!("no export for function `{}`", call.function),
+                })?;
+        let state = self.store.data_mut();
+        state.call = CallInfo {
+            function: Arc::from(call.function),
+            batch_time_ms: call.batch_time_ms,
+            partition: call.partition,
+        };
+        state.panic = None;
+        state.limiter.refused = None;
+        self.store.set_epoch_deadline(deadline_ticks(version));
+        match self.run(call, func, input) {
+            Ok(records) => Ok(records),
+            Err(e) => Err(classify(&mut self.store, e, version)),
+        }
+    }
+
+    fn run(
+        &mut self,
+        call: &Call<'_>,
+        func: FunctionExport,
+        input: &Records,
+    ) -> wasmtime::Result<Records> {
+        let header = input.array_header();
+        let total = header.len() + input.bytes().len();
+        let total32 = u32::try_from(total)
+            .map_err(|_| wasmtime::format_err!("partition of {total} bytes exceeds 4 GiB"))?;
+        let ptr = self.input.call(&mut self.store, total32)? as usize;
+        self.memory.write(&mut self.store, ptr, &header)?;
+        self.memory
+            .write(&mut self.store, ptr + header.len(), input.bytes())?;
+        let status = func.call(
+            &mut self.store,
+            (total32, call.batch_time_ms, call.partition, call.mode),
+        )?;
+        let out_ptr = self.output_ptr.call(&mut self.store, ())? as usize;
+        let out_len = self.output_len.call(&mut self.store, ())? as usize;
+        let output = self
+            .memory
+            .data(&self.store)
+            .get(out_ptr..out_ptr.saturating_add(out_len))
+            .ok_or_else(|| {
+                wasmtime::Error::new(Protocol(format!(
+                    "output {out_ptr}+{out_len} is outside memory"
+                )))
+            })?;
+        match status {
+            wire::STATUS_OK => Records::from_array(output)
+                .map_err(|e| wasmtime::Error::new(Protocol(format!("output: {e}")))),
+            wire::STATUS_ERROR => Err(wasmtime::Error::new(GuestError(
+                String::from_utf8_lossy(output).into_owned(),
+            ))),
+            other => Err(wasmtime::Error::new(Protocol(format!(
+                "unknown status {other}"
+            )))),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Protocol(String);
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Protocol {}
+
+#[derive(Debug)]
+struct GuestError(String);
+impl std::fmt::Display for GuestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for GuestError {}
+
+fn deadline_ticks(version: &PluginVersion) -> u64 {
+    (version.limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+}
+
+/// Turns a wasmtime error into what happened, in the plugin's own words where it left
+/// some (a panic message) and in the limit's terms where a limit was hit.
+fn classify(
+    store: &mut Store<HostState>,
+    error: wasmtime::Error,
+    version: &PluginVersion,
+) -> CallFailure {
+    let state = store.data_mut();
+    if let Some(requested) = state.limiter.refused.take() {
+        return CallFailure::MemoryExceeded {
+            requested,
+            limit: state.limiter.limit,
+        };
+    }
+    if let Some(message) = state.panic.take() {
+        return CallFailure::Panicked { message };
+    }
+    if let Some(GuestError(message)) = error.downcast_ref::<GuestError>() {
+        return CallFailure::Failed {
+            message: message.clone(),
+        };
+    }
+    if let Some(Protocol(message)) = error.downcast_ref::<Protocol>() {
+        return CallFailure::Protocol {
+            message: message.clone(),
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => CallFailure::DeadlineExceeded {
+            deadline: version.limits.deadline,
+        },
+        Some(trap) => {
+            let place = error
+                .downcast_ref::<WasmBacktrace>()
+                .and_then(|bt| {
+                    bt.frames()
+                        .iter()
+                        .find_map(|f| f.func_name().map(str::to_string))
+                })
+                .map(|name| format!(" in {name}"))
+                .unwrap_or_default();
+            CallFailure::Trapped {
+                trap: format!("{trap}{place}"),
+            }
+        }
+        None => CallFailure::Trapped {
+            trap: format!("{error:#}"),
+        },
+    }
+}

@@ -1,0 +1,25 @@
+//! Plugins: WebAssembly modules that hold the pipeline's user code.
+//!
+//! - [`Runtime`] is the one wasmtime engine of the process, its host imports and the
+//!   epoch ticker that enforces call deadlines.
+//! - [`PluginVersion`] is one compiled, validated version of a plugin: its manifest, its
+//!   content hash, and a pool of instances (one per worker thread in use).
+//! - [`Registry`] loads every plugin a pipeline names (building crates on demand) and
+//!   checks each stage's function against the plugin's manifest before data flows.
+//!
+//! A failed call (trap, panic, deadline, memory) is a [`CallError`] for that
+//! partition-batch; the instance is dropped and a fresh one serves the next call.
+
+mod build;
+mod error;
+mod instance;
+mod registry;
+mod runtime;
+mod version;
+mod wasm_sections;
+
+pub use build::{BuildError, build_crate, ensure_wasm_target};
+pub use error::{CallError, CallFailure, LoadError};
+pub use registry::{Registry, RegistryError};
+pub use runtime::Runtime;
+pub use version::{Call, PluginVersion};

@@ -1,0 +1,136 @@
+//! Loading every plugin a pipeline names and checking each stage's function against the
+//! plugin's manifest, before any data flows.
+
+use super::build_crate;
+use super::error::LoadError;
+use super::runtime::Runtime;
+use super::version::PluginVersion;
+use crate::config::{Diagnostics, Pipeline, PluginPath, PluginSpec, did_you_mean};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The loaded plugins of a pipeline, by name.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    plugins: BTreeMap<String, Arc<PluginVersion>>,
+}
+
+/// Why a pipeline's plugins cannot serve it.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A plugin failed to build or load.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Stages name functions the plugins do not export, or of the wrong kind.
+    #[error("{0}")]
+    Mismatch(Diagnostics),
+}
+
+impl Registry {
+    /// Builds (for crate paths), compiles and validates every plugin of `pipeline`, then
+    /// checks every stage's function against its plugin's manifest.
+    pub fn load(pipeline: &Pipeline, runtime: &Runtime) -> Result<Registry, RegistryError> {
+        let mut plugins = BTreeMap::new();
+        for spec in &pipeline.plugins {
+            plugins.insert(spec.name.clone(), Arc::new(load_plugin(spec, runtime)?));
+        }
+        let registry = Registry { plugins };
+        registry.check(pipeline).map_err(RegistryError::Mismatch)?;
+        Ok(registry)
+    }
+
+    /// The plugin named `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<PluginVersion>> {
+        self.plugins.get(name)
+    }
+
+    /// Every plugin, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<PluginVersion>)> {
+        self.plugins.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    fn check(&self, pipeline: &Pipeline) -> Result<(), Diagnostics> {
+        let mut diagnostics = Diagnostics::new(&pipeline.file);
+        for stage in &pipeline.stages {
+            let (Some(function), Some(kind)) = (&stage.function, stage.op.function_kind()) else {
+                continue;
+            };
+            let key = format!("stages.{}.function", stage.name);
+            let Some(plugin) = self.plugins.get(&function.plugin) else {
+                continue;
+            };
+            let exported = || {
+                plugin
+                    .manifest()
+                    .iter()
+                    .map(|e| format!("{} ({})", e.name, e.kind))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            match plugin.entry(&function.function) {
+                None => {
+                    let hint = did_you_mean(
+                        &function.function,
+                        plugin.manifest().iter().map(|e| e.name.as_str()),
+                    )
+                    .map(|h| format!("{h} it exports: {}", exported()))
+                    .unwrap_or_else(|| format!("it exports: {}", exported()));
+                    diagnostics.push(
+                        function.at,
+                        &key,
+                        format!(
+                            "plugin `{}` has no function `{}`",
+                            function.plugin, function.function
+                        ),
+                        Some(hint),
+                    );
+                }
+                Some(entry) if entry.kind != kind => diagnostics.push(
+                    function.at,
+                    &key,
+                    format!(
+                        "`{function}` is a {} function, but op `{}` needs a {kind} function",
+                        entry.kind,
+                        stage.op.name()
+                    ),
+                    Some(format!(
+                        "mark the function #[{kind}], or pick an op that takes a {} function",
+                        entry.kind
+                    )),
+                ),
+                Some(_) => {}
+            }
+        }
+        diagnostics.into_result(())
+    }
+}
+
+fn load_plugin(spec: &PluginSpec, runtime: &Runtime) -> Result<PluginVersion, LoadError> {
+    let path = match &spec.path {
+        PluginPath::Wasm(path) => path.clone(),
+        PluginPath::Crate(dir) => {
+            tracing::info!("building plugin `{}` from {}", spec.name, dir.display());
+            build_crate(dir).map_err(|source| LoadError::Build {
+                plugin: spec.name.clone(),
+                source,
+            })?
+        }
+    };
+    let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
+        plugin: spec.name.clone(),
+        path: path.clone(),
+        source,
+    })?;
+    let started = Instant::now();
+    let version = PluginVersion::load(runtime, &spec.name, &bytes, spec.limits)?;
+    tracing::info!(
+        "loaded plugin `{}` version {} ({} functions, {} KiB) in {} ms",
+        spec.name,
+        version.hash(),
+        version.manifest().len(),
+        version.size() / 1024,
+        started.elapsed().as_millis()
+    );
+    Ok(version)
+}

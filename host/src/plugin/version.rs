@@ -1,0 +1,225 @@
+//! One version of a plugin: compiled once, validated against the ABI, and called
+//! through a pool of instances so that every worker thread has its own.
+
+use super::error::{CallError, LoadError};
+use super::instance::{HostState, PluginInstance};
+use super::runtime::Runtime;
+use super::wasm_sections::custom_section;
+use crate::config::Limits;
+use crate::record::Records;
+use sha2::{Digest, Sha256};
+use sluice_sdk::wire::{self, ManifestEntry};
+use std::sync::{Arc, Mutex};
+use wasmtime::{Engine, ExternType, FuncType, InstancePre, Module, ValType};
+
+/// One call: which function, in which mode, for which batch and partition.
+#[derive(Clone, Copy, Debug)]
+pub struct Call<'a> {
+    /// The function's name in the manifest.
+    pub function: &'a str,
+    /// The `mode` argument (see `wire::ReduceMode`); 0 for other kinds.
+    pub mode: u32,
+    /// The batch time, in milliseconds since the Unix epoch.
+    pub batch_time_ms: i64,
+    /// The partition index.
+    pub partition: u32,
+}
+
+/// A compiled, validated plugin version.
+pub struct PluginVersion {
+    pub(super) name: Arc<str>,
+    pub(super) hash: Arc<str>,
+    pub(super) manifest: Vec<ManifestEntry>,
+    pub(super) limits: Limits,
+    pub(super) engine: Engine,
+    pub(super) pre: InstancePre<HostState>,
+    size: usize,
+    idle: Mutex<Vec<PluginInstance>>,
+}
+
+impl std::fmt::Debug for PluginVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginVersion")
+            .field("name", &self.name)
+            .field("hash", &self.hash)
+            .finish()
+    }
+}
+
+impl PluginVersion {
+    /// Compiles and validates `bytes` as plugin `name`.
+    pub fn load(
+        runtime: &Runtime,
+        name: &str,
+        bytes: &[u8],
+        limits: Limits,
+    ) -> Result<Self, LoadError> {
+        let plugin = || name.to_string();
+        let section = custom_section(bytes, wire::MANIFEST_SECTION)
+            .map_err(|message| LoadError::Compile {
+                plugin: plugin(),
+                message,
+            })?
+            .ok_or_else(|| LoadError::NoManifest { plugin: plugin() })?;
+        let manifest =
+            wire::parse_manifest(&section).map_err(|message| LoadError::BadManifest {
+                plugin: plugin(),
+                message,
+            })?;
+        if manifest.is_empty() {
+            return Err(LoadError::NoManifest { plugin: plugin() });
+        }
+        if let Some(entry) = manifest.iter().find(|e| e.abi != wire::ABI_VERSION) {
+            return Err(LoadError::AbiMismatch {
+                plugin: plugin(),
+                found: entry.abi,
+                supported: wire::ABI_VERSION,
+            });
+        }
+        let module = Module::new(&runtime.engine, bytes).map_err(|e| LoadError::Compile {
+            plugin: plugin(),
+            message: format!("{e:#}"),
+        })?;
+        check_imports(name, &module)?;
+        check_exports(name, &module, &manifest)?;
+        let pre = runtime
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| LoadError::Compile {
+                plugin: plugin(),
+                message: format!("{e:#}"),
+            })?;
+        Ok(PluginVersion {
+            name: Arc::from(name),
+            hash: Arc::from(content_hash(bytes)),
+            manifest,
+            limits,
+            engine: runtime.engine.clone(),
+            pre,
+            size: bytes.len(),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The plugin's name in the pipeline.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The short content hash that names this version in logs, output and checkpoints.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The module's size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The functions the plugin exports.
+    pub fn manifest(&self) -> &[ManifestEntry] {
+        &self.manifest
+    }
+
+    /// The manifest entry of `function`.
+    pub fn entry(&self, function: &str) -> Option<&ManifestEntry> {
+        self.manifest.iter().find(|e| e.name == function)
+    }
+
+    /// Runs one call on an idle instance (or a new one). A failed call's instance is
+    /// dropped, so no later call sees what a trap left behind.
+    pub fn call(&self, call: &Call<'_>, input: &Records) -> Result<Records, CallError> {
+        let error = |failure| CallError {
+            plugin: self.name.to_string(),
+            version: self.hash.to_string(),
+            function: call.function.to_string(),
+            failure,
+        };
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut instance = match idle {
+            Some(instance) => instance,
+            None => PluginInstance::new(self).map_err(error)?,
+        };
+        let output = instance.call(self, call, input).map_err(error)?;
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(instance);
+        Ok(output)
+    }
+}
+
+/// The first 12 hex digits of the SHA-256 of a module's bytes.
+pub fn content_hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+fn check_imports(name: &str, module: &Module) -> Result<(), LoadError> {
+    for import in module.imports() {
+        if !Runtime::provided_imports().contains(&(import.module(), import.name())) {
+            return Err(LoadError::UnknownImport {
+                plugin: name.to_string(),
+                module: import.module().to_string(),
+                name: import.name().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_exports(name: &str, module: &Module, manifest: &[ManifestEntry]) -> Result<(), LoadError> {
+    let engine = module.engine();
+    let bad = |export: &str, problem: String| LoadError::BadExport {
+        plugin: name.to_string(),
+        export: export.to_string(),
+        problem,
+    };
+    match module.get_export("memory") {
+        Some(ExternType::Memory(_)) => {}
+        _ => {
+            return Err(bad(
+                "memory",
+                "is missing: a plugin must export its memory".into(),
+            ));
+        }
+    }
+    let i32_ = || ValType::I32;
+    let mut wanted: Vec<(String, FuncType)> = vec![
+        (
+            "sluice_input".into(),
+            FuncType::new(engine, [i32_()], [i32_()]),
+        ),
+        (
+            "sluice_output_ptr".into(),
+            FuncType::new(engine, [], [i32_()]),
+        ),
+        (
+            "sluice_output_len".into(),
+            FuncType::new(engine, [], [i32_()]),
+        ),
+    ];
+    for entry in manifest {
+        wanted.push((
+            entry.export_name(),
+            FuncType::new(engine, [i32_(), ValType::I64, i32_(), i32_()], [i32_()]),
+        ));
+    }
+    for (export, ty) in wanted {
+        match module.get_export(&export) {
+            Some(ExternType::Func(found)) if FuncType::eq(&found, &ty) => {}
+            Some(ExternType::Func(found)) => {
+                return Err(bad(&export, format!("has type {found}, expected {ty}")));
+            }
+            _ => {
+                let why = if export.starts_with(wire::EXPORT_PREFIX) {
+                    "is missing although the manifest lists the function"
+                } else {
+                    "is missing: was the plugin built with sluice-sdk?"
+                };
+                return Err(bad(&export, why.into()));
+            }
+        }
+    }
+    Ok(())
+}

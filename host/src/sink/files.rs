@@ -1,0 +1,134 @@
+//! `type = "files"`: one directory per batch, `<prefix>-<batch time ms>/`, holding a
+//! `part-NNNNN.jsonl` per partition (one JSON value per line; a pair is `["word",3]`)
+//! and `_SUCCESS`, written last. The directory is built under a hidden temporary name,
+//! synced, and renamed into place, so readers never see half a batch and a re-run of
+//! the same batch replaces its directory whole.
+
+use super::{Sink, SinkBatch};
+use crate::render;
+use anyhow::Context as _;
+use rayon::prelude::*;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes each batch as a directory of JSON-lines files.
+pub struct FilesSink {
+    dir: PathBuf,
+    prefix: String,
+}
+
+impl FilesSink {
+    /// A sink writing under `dir` (created if missing).
+    pub fn new(dir: &Path, prefix: &str) -> anyhow::Result<Self> {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+        Ok(FilesSink {
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// The directory a batch is written to.
+    pub fn batch_dir(&self, time_ms: u64) -> PathBuf {
+        self.dir.join(format!("{}-{time_ms}", self.prefix))
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    File::open(path)?.sync_all()
+}
+
+impl Sink for FilesSink {
+    fn write(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<()> {
+        let target = self.batch_dir(batch.time_ms);
+        let temp = self
+            .dir
+            .join(format!(".{}-{}.tmp", self.prefix, batch.time_ms));
+        if temp.exists() {
+            fs::remove_dir_all(&temp)
+                .with_context(|| format!("cannot clear {}", temp.display()))?;
+        }
+        fs::create_dir(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+        let parts: Vec<String> = batch
+            .partitions
+            .par_iter()
+            .map(|records| {
+                let mut text = String::with_capacity(records.bytes().len() * 2);
+                for record in records.iter() {
+                    render::json(record, &mut text);
+                    text.push('\n');
+                }
+                text
+            })
+            .collect();
+        for (i, text) in parts.iter().enumerate() {
+            let path = temp.join(format!("part-{i:05}.jsonl"));
+            write_synced(&path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        write_synced(&temp.join("_SUCCESS"), b"").context("cannot write _SUCCESS")?;
+        sync_dir(&temp)?;
+        if target.exists() {
+            fs::remove_dir_all(&target)
+                .with_context(|| format!("cannot replace {}", target.display()))?;
+        }
+        fs::rename(&temp, &target)
+            .with_context(|| format!("cannot rename {} into place", temp.display()))?;
+        sync_dir(&self.dir)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Records;
+
+    #[test]
+    fn writes_a_complete_directory_and_replaces_it_on_rerun() {
+        let dir = std::env::temp_dir().join(format!("sluice-files-test-{}", std::process::id()));
+        let mut sink = FilesSink::new(&dir, "counts").unwrap();
+        let mut part = Records::new();
+        part.push_encoded(&rmp_serde::to_vec(&("word", 3)).unwrap());
+        let parts = [part, Records::new()];
+        sink.write(&SinkBatch {
+            time_ms: 1000,
+            partitions: &parts,
+        })
+        .unwrap();
+        let out = dir.join("counts-1000");
+        assert_eq!(
+            fs::read_to_string(out.join("part-00000.jsonl")).unwrap(),
+            "[\"word\",3]\n"
+        );
+        assert_eq!(
+            fs::read_to_string(out.join("part-00001.jsonl")).unwrap(),
+            ""
+        );
+        assert!(out.join("_SUCCESS").exists());
+
+        let one = [Records::new()];
+        sink.write(&SinkBatch {
+            time_ms: 1000,
+            partitions: &one,
+        })
+        .unwrap();
+        assert!(
+            !out.join("part-00001.jsonl").exists(),
+            "a re-run replaces the whole directory"
+        );
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary directory left behind"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,80 @@
+//! `type = "print"`: Spark's pprint. A line of dashes, `Time: <batch time> ms`, a line
+//! of dashes, the first `num` records, `...` if there were more, and a blank line.
+
+use super::{Sink, SinkBatch};
+use crate::render;
+use std::io::Write;
+
+/// Prints the head of every batch.
+pub struct PrintSink {
+    num: usize,
+    out: Box<dyn Write + Send>,
+}
+
+impl PrintSink {
+    /// A print sink writing to standard output.
+    pub fn stdout(num: usize) -> Self {
+        PrintSink {
+            num,
+            out: Box::new(std::io::stdout()),
+        }
+    }
+
+    /// A print sink writing to `out` (for tests).
+    pub fn to(num: usize, out: Box<dyn Write + Send>) -> Self {
+        PrintSink { num, out }
+    }
+}
+
+const DASHES: &str = "-------------------------------------------";
+
+/// The text `print` shows for one batch.
+pub fn format_batch(batch: &SinkBatch<'_>, num: usize) -> String {
+    let mut text = format!("{DASHES}\nTime: {} ms\n{DASHES}\n", batch.time_ms);
+    let mut records = batch.partitions.iter().flat_map(|p| p.iter());
+    for record in records.by_ref().take(num) {
+        render::display(record, &mut text);
+        text.push('\n');
+    }
+    if records.next().is_some() {
+        text.push_str("...\n");
+    }
+    text.push('\n');
+    text
+}
+
+impl Sink for PrintSink {
+    fn write(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<()> {
+        self.out
+            .write_all(format_batch(batch, self.num).as_bytes())?;
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Records;
+
+    #[test]
+    fn matches_spark_pprint_layout() {
+        let mut a = Records::new();
+        let mut b = Records::new();
+        for (word, n) in [("to", 2), ("be", 2)] {
+            let pair = rmp_serde::to_vec(&(word, n)).unwrap();
+            a.push_encoded(&pair);
+        }
+        b.push_encoded(&rmp_serde::to_vec(&("or", 1)).unwrap());
+        let parts = [a, b];
+        let batch = SinkBatch {
+            time_ms: 1_357_008_430_000,
+            partitions: &parts,
+        };
+        assert_eq!(
+            format_batch(&batch, 10),
+            "-------------------------------------------\nTime: 1357008430000 ms\n-------------------------------------------\n(to,2)\n(be,2)\n(or,1)\n\n"
+        );
+        assert!(format_batch(&batch, 2).ends_with("(be,2)\n...\n\n"));
+    }
+}

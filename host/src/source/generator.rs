@@ -1,0 +1,255 @@
+//! `type = "generator"`: seeded, rate-controlled lines of words for demos, tests and
+//! benchmarks.
+//!
+//! Line `i` depends only on the seed and `i`, so any range of lines can be generated on
+//! any thread, in any order, and a replayed batch gets the same lines. Words are drawn
+//! from a vocabulary with a Zipf distribution (exponent 1), like word frequencies in
+//! natural text: the first words are common English words, the long tail is made-up.
+
+use super::{Source, SourceBatch};
+use crate::config::GeneratorSpec;
+use crate::record::Records;
+use std::ops::Range;
+use std::sync::Arc;
+
+const COMMON: &[&str] = &[
+    "the", "of", "and", "to", "a", "in", "is", "it", "you", "that", "he", "was", "for", "on",
+    "are", "with", "as", "his", "they", "be", "at", "one", "have", "this", "from", "or", "had",
+    "by", "word", "but", "what", "some", "we", "can", "out", "other", "were", "all", "there",
+    "when", "up", "use", "your", "how", "said", "an", "each", "she", "which", "do", "their",
+    "time", "if", "will", "way", "about", "many", "then", "them", "write", "would", "like", "so",
+    "these", "her", "long", "make", "thing", "see", "him", "two", "has", "look", "more", "day",
+    "could", "go", "come", "did", "number", "sound", "no", "most", "people", "my", "over", "know",
+    "water", "than", "call", "first", "who", "may", "down", "side", "been", "now", "find",
+    "stream", "batch",
+];
+
+const SYLLABLES: [&str; 16] = [
+    "ba", "ce", "di", "fo", "gu", "ha", "je", "ki", "lo", "mu", "na", "pe", "ri", "so", "tu", "vy",
+];
+
+/// The words a generator draws from, with their cumulative Zipf probabilities.
+#[derive(Debug)]
+pub struct Vocabulary {
+    words: Vec<String>,
+    cumulative: Vec<f64>,
+}
+
+impl Vocabulary {
+    /// `size` words, the first ones common English words, then made-up ones.
+    pub fn new(size: usize) -> Self {
+        let size = size.max(1);
+        let mut words: Vec<String> = COMMON.iter().take(size).map(|w| w.to_string()).collect();
+        let mut k = 0usize;
+        while words.len() < size {
+            // Made-up words of three syllables or more; "vy" never ends an English word
+            // in the list above, so they cannot collide with it.
+            let mut n = k + 256;
+            let mut word = String::new();
+            while n > 0 {
+                word.push_str(SYLLABLES[n % 16]);
+                n /= 16;
+            }
+            words.push(word);
+            k += 1;
+        }
+        let weights: Vec<f64> = (1..=size).map(|rank| 1.0 / rank as f64).collect();
+        let total: f64 = weights.iter().sum();
+        let mut acc = 0.0;
+        let cumulative = weights
+            .iter()
+            .map(|w| {
+                acc += w / total;
+                acc
+            })
+            .collect();
+        Vocabulary { words, cumulative }
+    }
+
+    /// The word of rank `rank` (0 is the most common).
+    pub fn word(&self, rank: usize) -> &str {
+        &self.words[rank]
+    }
+
+    /// The number of words.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Whether the vocabulary is empty (it never is).
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The word a uniform draw `u` in [0, 1) picks.
+    pub fn sample(&self, u: f64) -> &str {
+        let rank = self
+            .cumulative
+            .partition_point(|&c| c <= u)
+            .min(self.words.len() - 1);
+        &self.words[rank]
+    }
+}
+
+/// A deterministic generator of lines.
+#[derive(Debug)]
+pub struct Generator {
+    spec: GeneratorSpec,
+    vocabulary: Vocabulary,
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Generator {
+    /// A generator for `spec`.
+    pub fn new(spec: GeneratorSpec) -> Arc<Self> {
+        let vocabulary = Vocabulary::new(spec.vocabulary);
+        Arc::new(Generator { spec, vocabulary })
+    }
+
+    /// The settings.
+    pub fn spec(&self) -> &GeneratorSpec {
+        &self.spec
+    }
+
+    /// Writes line `index` into `out` (cleared first).
+    pub fn line_into(&self, index: u64, out: &mut String) {
+        out.clear();
+        let mut state = self.spec.seed ^ index.wrapping_mul(0xd6e8_feb8_6659_fd93);
+        for w in 0..self.spec.words_per_line {
+            if w > 0 {
+                out.push(' ');
+            }
+            let u = (splitmix(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
+            out.push_str(self.vocabulary.sample(u));
+        }
+    }
+
+    /// Lines `range`, as string records.
+    pub fn lines(&self, range: Range<u64>) -> Records {
+        let per_line = self.spec.words_per_line * 6 + 2;
+        let mut records = Records::with_capacity((range.end - range.start) as usize * per_line);
+        let mut line = String::with_capacity(per_line);
+        for i in range {
+            self.line_into(i, &mut line);
+            records.push_str(&line);
+        }
+        records
+    }
+}
+
+/// The generator as a source: each batch gets the lines due by its batch time at the
+/// configured rate, until `count` lines have been produced.
+pub struct GeneratorSource {
+    generator: Arc<Generator>,
+    interval_ms: u64,
+    start_ms: Option<u64>,
+    emitted: u64,
+    stopped: bool,
+}
+
+impl GeneratorSource {
+    /// A source over `generator` for batches of `interval_ms`.
+    pub fn new(generator: Arc<Generator>, interval_ms: u64) -> Self {
+        GeneratorSource {
+            generator,
+            interval_ms,
+            start_ms: None,
+            emitted: 0,
+            stopped: false,
+        }
+    }
+}
+
+impl Source for GeneratorSource {
+    fn cut(&mut self, batch_time_ms: u64) -> SourceBatch {
+        let start = *self
+            .start_ms
+            .get_or_insert(batch_time_ms.saturating_sub(self.interval_ms));
+        let spec = self.generator.spec();
+        let due = (spec.rate as u128 * batch_time_ms.saturating_sub(start) as u128 / 1000) as u64;
+        let target = spec
+            .count
+            .map_or(due, |count| due.min(count))
+            .max(self.emitted);
+        let range = self.emitted..target;
+        self.emitted = target;
+        SourceBatch::Generated(self.generator.clone(), range)
+    }
+
+    fn is_finished(&self) -> bool {
+        self.stopped
+            || self
+                .generator
+                .spec()
+                .count
+                .is_some_and(|count| self.emitted >= count)
+    }
+
+    fn stop(&mut self) {
+        self.stopped = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generator(count: Option<u64>, rate: u64) -> Arc<Generator> {
+        Generator::new(GeneratorSpec {
+            rate,
+            count,
+            ..GeneratorSpec::default()
+        })
+    }
+
+    #[test]
+    fn lines_depend_only_on_seed_and_index() {
+        let g = generator(None, 1);
+        let whole = g.lines(0..100);
+        let halves = Records::concat(&[g.lines(0..50), g.lines(50..100)]);
+        assert_eq!(whole, halves);
+        let mut line = String::new();
+        g.line_into(7, &mut line);
+        assert_eq!(line.split(' ').count(), 10);
+    }
+
+    #[test]
+    fn vocabulary_is_zipf_and_distinct() {
+        let v = Vocabulary::new(10_000);
+        let distinct: std::collections::HashSet<_> = (0..v.len()).map(|i| v.word(i)).collect();
+        assert_eq!(distinct.len(), 10_000);
+        assert_eq!(v.sample(0.0), "the");
+        assert_eq!(v.sample(0.999_999_9), v.word(9_999));
+        // Rank 1 has about twice rank 2's share.
+        let g = generator(None, 1);
+        let mut line = String::new();
+        let (mut the, mut of) = (0, 0);
+        for i in 0..20_000 {
+            g.line_into(i, &mut line);
+            the += line.split(' ').filter(|w| *w == "the").count();
+            of += line.split(' ').filter(|w| *w == "of").count();
+        }
+        let ratio = the as f64 / of as f64;
+        assert!((1.8..2.2).contains(&ratio), "{ratio}");
+    }
+
+    #[test]
+    fn rate_and_count_shape_the_batches() {
+        let mut source = GeneratorSource::new(generator(Some(2_500), 1_000), 1_000);
+        let ranges: Vec<_> = (1..=4)
+            .map(|t| match source.cut(t * 1_000) {
+                SourceBatch::Generated(_, r) => r,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ranges, [0..1_000, 1_000..2_000, 2_000..2_500, 2_500..2_500]);
+        assert!(source.is_finished());
+    }
+}

@@ -1,0 +1,158 @@
+//! `type = "socket"`: lines from a TCP server, like Spark's socketTextStream. Connects,
+//! reads lines until the connection closes, and reconnects with backoff unless told
+//! the stream is finite (`reconnect = false`).
+
+use super::received::{ReadEnd, Received, read_lines};
+use super::{Source, SourceBatch};
+use std::io::BufReader;
+use std::net::{Shutdown as NetShutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A socket receiver.
+pub struct SocketSource {
+    received: Arc<Received>,
+    stopping: Arc<AtomicBool>,
+    connection: Arc<Mutex<Option<TcpStream>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SocketSource {
+    /// Starts the receiver thread.
+    pub fn start(
+        name: &str,
+        address: &str,
+        reconnect: bool,
+        partitions: usize,
+    ) -> anyhow::Result<Self> {
+        let received = Received::new(partitions);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let connection = Arc::new(Mutex::new(None));
+        let receiver = Receiver {
+            name: name.to_string(),
+            address: address.to_string(),
+            reconnect,
+            received: received.clone(),
+            stopping: stopping.clone(),
+            connection: connection.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("receiver-{name}"))
+            .spawn(move || receiver.run())?;
+        Ok(SocketSource {
+            received,
+            stopping,
+            connection,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Source for SocketSource {
+    fn cut(&mut self, _batch_time_ms: u64) -> SourceBatch {
+        SourceBatch::Records(self.received.take())
+    }
+
+    fn is_finished(&self) -> bool {
+        self.received.is_finished()
+    }
+
+    fn stop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(stream) = self
+            .connection
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            let _ = stream.shutdown(NetShutdown::Both);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Receiver {
+    name: String,
+    address: String,
+    reconnect: bool,
+    received: Arc<Received>,
+    stopping: Arc<AtomicBool>,
+    connection: Arc<Mutex<Option<TcpStream>>>,
+}
+
+impl Receiver {
+    fn run(self) {
+        let mut backoff = FIRST_BACKOFF;
+        while !self.stopping.load(Ordering::SeqCst) {
+            let stream = match TcpStream::connect(&self.address) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::warn!(
+                        "source `{}`: cannot connect to {} ({e}); retrying in {} ms",
+                        self.name,
+                        self.address,
+                        backoff.as_millis()
+                    );
+                    self.sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            };
+            backoff = FIRST_BACKOFF;
+            tracing::info!("source `{}`: connected to {}", self.name, self.address);
+            let reader_stream = match stream.try_clone() {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("source `{}`: {e}", self.name);
+                    continue;
+                }
+            };
+            *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = Some(stream);
+            // A stop that raced with the connect: shut the new connection down too.
+            if self.stopping.load(Ordering::SeqCst) {
+                let _ = reader_stream.shutdown(NetShutdown::Both);
+            }
+            let (lines, end) = read_lines(
+                &mut BufReader::with_capacity(256 << 10, reader_stream),
+                &self.received,
+            );
+            *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            if self.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            match end {
+                ReadEnd::Eof => tracing::info!(
+                    "source `{}`: {} closed the connection after {lines} lines",
+                    self.name,
+                    self.address
+                ),
+                ReadEnd::Error(e) => tracing::warn!(
+                    "source `{}`: connection to {} failed after {lines} lines: {e}",
+                    self.name,
+                    self.address
+                ),
+            }
+            if !self.reconnect {
+                break;
+            }
+            self.sleep(backoff);
+        }
+        self.received.finish();
+    }
+
+    fn sleep(&self, duration: Duration) {
+        let step = Duration::from_millis(20);
+        let mut slept = Duration::ZERO;
+        while slept < duration && !self.stopping.load(Ordering::SeqCst) {
+            std::thread::sleep(step);
+            slept += step;
+        }
+    }
+}
