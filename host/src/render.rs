@@ -241,7 +241,10 @@ mod tests {
             ratio: 0.5,
         };
         let text = as_json(&hit);
-        assert_eq!(text, r#"{"status":404,"path":"/a \"b\"\n","bytes":null,"ratio":0.5}"#);
+        assert_eq!(
+            text,
+            r#"{"status":404,"path":"/a \"b\"\n","bytes":null,"ratio":0.5}"#
+        );
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["path"], "/a \"b\"\n");
         assert_eq!(as_json(&("word", 3)), r#"["word",3]"#);

@@ -61,11 +61,19 @@ impl PluginVersion {
                 message,
             })?
             .ok_or_else(|| LoadError::NoManifest { plugin: plugin() })?;
-        let manifest =
+        let mut manifest =
             wire::parse_manifest(&section).map_err(|message| LoadError::BadManifest {
                 plugin: plugin(),
                 message,
             })?;
+        // The linker concatenates manifest lines in no promised order.
+        manifest.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(twice) = manifest.windows(2).find(|w| w[0].name == w[1].name) {
+            return Err(LoadError::BadManifest {
+                plugin: plugin(),
+                message: format!("function `{}` is declared twice", twice[0].name),
+            });
+        }
         if manifest.is_empty() {
             return Err(LoadError::NoManifest { plugin: plugin() });
         }

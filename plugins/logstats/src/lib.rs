@@ -76,13 +76,17 @@ pub fn sum(a: u64, b: u64) -> u64 {
 mod tests {
     use super::*;
 
-    const LINE: &str = r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#;
+    const LINE: &str =
+        r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#;
 
     #[test]
     fn parses_common_log_format() {
         let request = parse(LINE).unwrap();
         assert_eq!(request.host, "127.0.0.1");
-        assert_eq!((request.method.as_str(), request.path.as_str()), ("GET", "/apache_pb.gif"));
+        assert_eq!(
+            (request.method.as_str(), request.path.as_str()),
+            ("GET", "/apache_pb.gif")
+        );
         assert_eq!((request.status, request.bytes), (200, 2326));
         assert_eq!(parse(&LINE.replace("2326", "-")).unwrap().bytes, 0);
     }

@@ -1,0 +1,14 @@
+//! End-to-end tests: the real `sluice` binary, real plugins built for wasm, real TCP
+//! sockets, pipes, files and signals. Each test states one promise the product makes.
+//!
+//! Tests synchronize on what the process prints (a batch's log line, a sink's output),
+//! never on sleeps, so they hold on a loaded machine.
+
+mod support;
+
+mod demo;
+mod directory;
+mod failures;
+mod pipeline_file;
+mod socket;
+mod stdin;

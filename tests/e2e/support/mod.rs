@@ -1,0 +1,121 @@
+//! What every end-to-end test needs: the binary and plugins (built once per test run),
+//! temporary directories, a running `sluice` process whose output can be waited on, and
+//! readers for sink output.
+
+mod process;
+mod text;
+
+pub use process::Sluice;
+pub use text::{
+    count_words, files_sink_pairs, random_lines, records_per_partition, word_counts_from_files,
+};
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(repo());
+    command
+}
+
+/// Whether this test binary was built in release mode (then so is what it tests).
+fn release() -> bool {
+    std::env::current_exe()
+        .unwrap()
+        .components()
+        .any(|c| c.as_os_str() == "release")
+}
+
+/// The target directory this test binary lives in.
+fn target_dir() -> PathBuf {
+    // target/<profile>/deps/e2e-<hash>
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_path_buf()
+}
+
+/// The `sluice` binary, built (once per test run) with the same profile as the tests.
+pub fn sluice_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let mut build = cargo();
+        build.args(["build", "-p", "sluice", "--bin", "sluice"]);
+        if release() {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "building the sluice binary failed");
+        let bin = target_dir()
+            .join(if release() { "release" } else { "debug" })
+            .join("sluice");
+        assert!(bin.is_file(), "no binary at {}", bin.display());
+        bin
+    })
+}
+
+/// The compiled `.wasm` of a plugin crate of this workspace (example or fixture), all
+/// built once per test run.
+pub fn plugin_wasm(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let status = cargo()
+            .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+            .args(["-p", "wordcount", "-p", "logstats", "-p", "faulty"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the plugins for wasm failed");
+        target_dir().join("wasm32-unknown-unknown").join("release")
+    });
+    let wasm = dir.join(format!("{name}.wasm"));
+    assert!(wasm.is_file(), "no plugin at {}", wasm.display());
+    wasm
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A fresh, empty directory named after the test.
+    pub fn new(label: &str) -> TempDir {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("sluice-e2e-{}-{label}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `contents` to `name` in the directory and returns its path.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A TOML string literal for a path.
+pub fn toml_path(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}
