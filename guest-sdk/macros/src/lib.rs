@@ -11,7 +11,7 @@ mod signature;
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use signature::{Arg, Returns};
 use syn::{ItemFn, spanned::Spanned};
 
@@ -103,19 +103,11 @@ fn try_expand(
     if !attr.is_empty() {
         return Err(syn::Error::new_spanned(
             attr,
-            format!("`#[{}]` takes no arguments", kind.name()),
+            format!("`#[{0}]` takes no arguments: write `#[{0}]`", kind.name()),
         ));
     }
-    let function: ItemFn = syn::parse2(item.clone()).map_err(|e| {
-        syn::Error::new(
-            e.span(),
-            format!(
-                "`#[{}]` goes on a plain function: {}",
-                kind.name(),
-                kind.shape()
-            ),
-        )
-    })?;
+    let function: ItemFn =
+        syn::parse2(item.clone()).map_err(|e| not_a_function(kind, &item, e.span()))?;
     let checked = signature::check(kind, &function.sig)?;
     let name = &function.sig.ident;
     let plain_name = syn::ext::IdentExt::unraw(name).to_string();
@@ -151,38 +143,75 @@ fn try_expand(
     })
 }
 
+/// The error for an attribute on something that does not parse as a function with a body.
+/// `at` is where parsing stopped: the item's keyword (`struct`, `impl`, ...), or the `;`
+/// of a function declared without a body.
+fn not_a_function(kind: Kind, item: &proc_macro2::TokenStream, at: Span) -> syn::Error {
+    let what = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(_)) => ", not on a struct",
+        Ok(syn::Item::Enum(_)) => ", not on an enum",
+        Ok(syn::Item::Union(_)) => ", not on a union",
+        Ok(syn::Item::Trait(_) | syn::Item::TraitAlias(_)) => ", not on a trait",
+        Ok(syn::Item::Impl(_)) => ", not on an `impl` block",
+        Ok(syn::Item::Mod(_)) => ", not on a module",
+        Ok(syn::Item::Const(_)) => ", not on a constant",
+        Ok(syn::Item::Static(_)) => ", not on a static",
+        Ok(syn::Item::Type(_)) => ", not on a type alias",
+        Ok(syn::Item::Use(_)) => ", not on a `use` declaration",
+        Ok(syn::Item::Macro(_)) => ", not on a macro invocation",
+        _ => " with a body",
+    };
+    syn::Error::new(
+        at,
+        format!(
+            "`#[{0}]` goes on a function{what}; expected `#[{0}] {1}`",
+            kind.name(),
+            kind.shape()
+        ),
+    )
+}
+
 /// The call into the kind's loop in `sluice_sdk::rt`, with a closure that adapts one
 /// decoded record to the function's parameter.
+///
+/// The input's type is written out, so an unmet bound on it (`Deserialize`) is reported
+/// at the parameter. The output's types are inferred; the call and those `_` are spanned
+/// on the return type so that an unmet bound on them (`Serialize`, `IntoIterator`,
+/// `Display`) is reported there rather than on the attribute.
 fn loop_call(
     kind: Kind,
     name: &syn::Ident,
     checked: &signature::Checked,
 ) -> proc_macro2::TokenStream {
-    let rt = quote!(::sluice_sdk::rt);
     let decode = &checked.arg.decode;
+    let span = checked.output_span;
+    let out = quote_spanned!(span=> _);
     let call = match checked.arg.pass {
         Arg::Value => quote!(#name(record)),
         Arg::Borrow => quote!(#name(&record)),
     };
+    let per_record = quote!(|record| #call);
     let fallible = checked.returns == Returns::Result;
-    match kind {
-        Kind::Map if fallible => {
-            quote!(#rt::try_map::<#decode, _, _, _>(input, output, |record| #call))
-        }
-        Kind::Map => quote!(#rt::map::<#decode, _, _>(input, output, |record| #call)),
-        Kind::FlatMap if fallible => {
-            quote!(#rt::try_flat_map::<#decode, _, _, _>(input, output, |record| #call))
-        }
-        Kind::FlatMap => quote!(#rt::flat_map::<#decode, _, _>(input, output, |record| #call)),
-        Kind::Filter => quote!(#rt::filter::<#decode, _>(input, output, |record| #call)),
-        Kind::MapPartition if fallible => {
-            quote!(#rt::try_map_partition::<#decode, _, _, _>(input, output, |record| #call))
-        }
-        Kind::MapPartition => {
-            quote!(#rt::map_partition::<#decode, _, _>(input, output, |record| #call))
-        }
-        Kind::Reduce => quote!(#rt::reduce::<#decode, _>(input, output, mode, |a, b| #name(a, b))),
-    }
+    let (function, generics, args) = match kind {
+        Kind::Map if fallible => ("try_map", quote!(#decode, #out, #out, _), per_record),
+        Kind::Map => ("map", quote!(#decode, #out, _), per_record),
+        Kind::FlatMap if fallible => ("try_flat_map", quote!(#decode, #out, #out, _), per_record),
+        Kind::FlatMap => ("flat_map", quote!(#decode, #out, _), per_record),
+        Kind::Filter => ("filter", quote!(#decode, _), per_record),
+        Kind::MapPartition if fallible => (
+            "try_map_partition",
+            quote!(#decode, #out, #out, _),
+            per_record,
+        ),
+        Kind::MapPartition => ("map_partition", quote!(#decode, #out, _), per_record),
+        Kind::Reduce => (
+            "reduce",
+            quote!(#decode, _),
+            quote!(mode, |a, b| #name(a, b)),
+        ),
+    };
+    let function = format_ident!("{}", function, span = span);
+    quote_spanned!(span=> ::sluice_sdk::rt::#function::<#generics>(input, output, #args))
 }
 
 trait SpannedExt {

@@ -28,12 +28,21 @@ pub enum Returns {
 pub struct Checked {
     pub arg: Input,
     pub returns: Returns,
+    /// The return type's span, for the generated code's inferred output type, so that a
+    /// return type lacking `Serialize`, `IntoIterator` or `Display` is reported there.
+    pub output_span: proc_macro2::Span,
 }
 
 pub fn check(kind: Kind, sig: &Signature) -> syn::Result<Checked> {
     let expected = || format!("expected `#[{}] {}`", kind.name(), kind.shape());
     if let Some(asyncness) = &sig.asyncness {
         return Err(asyncness.error(format!("a plugin function cannot be async; {}", expected())));
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        return Err(unsafety.error(format!(
+            "a plugin function cannot be `unsafe`: the generated code calls it without an `unsafe` block; {}",
+            expected()
+        )));
     }
     if let Some(abi) = &sig.abi {
         return Err(abi.error("a plugin function is a plain Rust function: remove the `extern`"));
@@ -101,36 +110,37 @@ pub fn check(kind: Kind, sig: &Signature) -> syn::Result<Checked> {
         Returns::Plain
     };
     let arg = match kind {
-        Kind::Map | Kind::FlatMap => record_input(types[0])?,
+        Kind::Map | Kind::FlatMap => record_input(kind, types[0], &expected())?,
         Kind::Filter => {
             if !is_bool(output) {
                 return Err(output.error(format!("`#[filter]` must return `bool`; {}", expected())));
             }
-            record_input(types[0])?
+            record_input(kind, types[0], &expected())?
         }
         Kind::MapPartition => partition_input(types[0], &expected())?,
         Kind::Reduce => {
             for ty in &types {
                 if let Type::Reference(reference) = ty {
                     return Err(reference.error(format!(
-                        "`#[reduce]` takes both values by value; {}",
+                        "`#[reduce]` takes both values by value, not by reference; {}",
                         expected()
                     )));
                 }
             }
-            let first = tokens(types[0]);
-            if tokens(types[1]) != first {
+            let first = spaced(types[0]);
+            if spaced(types[1]) != first {
                 return Err(types[1].error(format!(
                     "`#[reduce]` combines two values of the same type, but this is not `{first}`; {}",
                     expected()
                 )));
             }
-            if tokens(output) != first {
+            if spaced(output) != first {
                 return Err(output.error(format!(
                     "`#[reduce]` returns the type it combines, `{first}`; {}",
                     expected()
                 )));
             }
+            no_static_borrow(types[0], &expected())?;
             Input {
                 decode: without_lifetimes(types[0]),
                 pass: Arg::Value,
@@ -142,14 +152,20 @@ pub fn check(kind: Kind, sig: &Signature) -> syn::Result<Checked> {
     } else {
         returns
     };
-    Ok(Checked { arg, returns })
+    Ok(Checked {
+        arg,
+        returns,
+        output_span: syn::spanned::Spanned::span(output),
+    })
 }
 
-fn record_input(ty: &Type) -> syn::Result<Input> {
+fn record_input(kind: Kind, ty: &Type, expected: &str) -> syn::Result<Input> {
+    no_static_borrow(ty, expected)?;
     match ty {
-        Type::Reference(reference) if reference.mutability.is_some() => {
-            Err(reference.error("a record is passed by value or by shared reference, not `&mut`"))
-        }
+        Type::Reference(reference) if reference.mutability.is_some() => Err(reference.error(format!(
+            "`#[{}]` takes its record by value or by shared reference, not by `&mut`; {expected}",
+            kind.name()
+        ))),
         Type::Reference(reference) if decodes_borrowed(&reference.elem) => Ok(Input {
             decode: without_lifetimes(ty),
             pass: Arg::Value,
@@ -187,6 +203,7 @@ fn partition_input(ty: &Type, expected: &str) -> syn::Result<Input> {
             "`#[map_partition]` takes the partition as a `Vec`; {expected}"
         ))
     })?;
+    no_static_borrow(item, expected)?;
     Ok(Input {
         decode: without_lifetimes(item),
         pass: Arg::Value,
@@ -211,8 +228,27 @@ fn is_bool(ty: &Type) -> bool {
     matches!(ty, Type::Path(path) if path.path.is_ident("bool"))
 }
 
-fn tokens(ty: &Type) -> String {
-    quote::quote!(#ty).to_string()
+/// Records borrow from the call's input buffer, which lives only as long as the call: a
+/// `'static` anywhere in the parameter's type (`&'static str`, `Line<'static>`) cannot be
+/// satisfied, and rustc would report it as a lifetime error inside the generated code.
+fn no_static_borrow(ty: &Type, expected: &str) -> syn::Result<()> {
+    struct Find(Option<syn::Lifetime>);
+    impl VisitMut for Find {
+        fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+            if lifetime.ident == "static" && self.0.is_none() {
+                self.0 = Some(lifetime.clone());
+            }
+        }
+    }
+    let mut find = Find(None);
+    find.visit_type_mut(&mut ty.clone());
+    match find.0 {
+        Some(lifetime) => Err(lifetime.error(format!(
+            "a record borrows from the call's input, which does not live for `'static`: \
+             leave the lifetime out or name one; {expected}"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The type with every named lifetime replaced by `'_`, so that it can be written in
@@ -231,16 +267,35 @@ fn without_lifetimes(ty: &Type) -> Type {
     ty
 }
 
-/// The signature as a person would write it, for the manifest: the token stream's
-/// spacing around punctuation removed (the manifest format forbids tabs and newlines,
-/// and a token stream's text has neither).
+/// The signature as a person would write it, for the manifest. The manifest format forbids
+/// tabs and newlines, and a token stream's text may contain both (rustc wraps long
+/// lines), so whitespace is collapsed first. The parameter list's parenthesis is placed
+/// by hand, so no rule has to remove a space before `(`; one that did would also glue
+/// `Item = (` and `x: (` together.
 pub fn tidy(sig: &Signature) -> String {
-    let mut text = quote::quote!(#sig).to_string();
+    let Signature {
+        constness,
+        ident,
+        generics,
+        inputs,
+        output,
+        ..
+    } = sig;
+    let where_clause = &generics.where_clause;
+    let head = spaced(quote::quote!(#constness fn #ident #generics));
+    let params = spaced(inputs);
+    let tail = spaced(quote::quote!(#output #where_clause));
+    format!("{head}({params}) {tail}").trim_end().to_string()
+}
+
+/// Tokens as text with single spaces, and none where a person would write none.
+fn spaced(tokens: impl quote::ToTokens) -> String {
+    let text = tokens.to_token_stream().to_string();
+    let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     for (from, to) in [
         (" , ", ", "),
         ("( ", "("),
         (" )", ")"),
-        (" (", "("),
         ("< ", "<"),
         (" <", "<"),
         (" >", ">"),
@@ -253,5 +308,5 @@ pub fn tidy(sig: &Signature) -> String {
     ] {
         text = text.replace(from, to);
     }
-    text.replace("->(", "-> (")
+    text
 }

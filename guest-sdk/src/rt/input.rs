@@ -54,7 +54,7 @@ impl<'a> Input<'a> {
     }
 
     /// The next record, decoded.
-    pub fn next<T: Deserialize<'a>>(&mut self) -> Option<Result<T, String>> {
+    pub fn next_record<T: Deserialize<'a>>(&mut self) -> Option<Result<T, String>> {
         self.next_decoded().map(|r| r.map(|(_, value)| value))
     }
 

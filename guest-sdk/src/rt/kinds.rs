@@ -16,7 +16,7 @@ where
     O: Serialize,
     F: FnMut(I) -> O,
 {
-    while let Some(record) = input.next::<I>() {
+    while let Some(record) = input.next_record::<I>() {
         out.push(&f(record?)).map_err(|e| input.error(e))?;
     }
     Ok(())
@@ -34,7 +34,7 @@ where
     E: Display,
     F: FnMut(I) -> Result<O, E>,
 {
-    while let Some(record) = input.next::<I>() {
+    while let Some(record) = input.next_record::<I>() {
         let mapped = f(record?).map_err(|e| input.error(e))?;
         out.push(&mapped).map_err(|e| input.error(e))?;
     }
@@ -53,7 +53,7 @@ where
     It::Item: Serialize,
     F: FnMut(I) -> It,
 {
-    while let Some(record) = input.next::<I>() {
+    while let Some(record) = input.next_record::<I>() {
         for item in f(record?) {
             out.push(&item).map_err(|e| input.error(e))?;
         }
@@ -74,7 +74,7 @@ where
     E: Display,
     F: FnMut(I) -> Result<It, E>,
 {
-    while let Some(record) = input.next::<I>() {
+    while let Some(record) = input.next_record::<I>() {
         for item in f(record?).map_err(|e| input.error(e))? {
             out.push(&item).map_err(|e| input.error(e))?;
         }
@@ -99,7 +99,7 @@ where
 
 fn decode_all<'a, I: Deserialize<'a>>(input: &mut Input<'a>) -> Result<Vec<I>, String> {
     let mut records = Vec::with_capacity(input.remaining());
-    while let Some(record) = input.next::<I>() {
+    while let Some(record) = input.next_record::<I>() {
         records.push(record?);
     }
     Ok(records)
@@ -183,7 +183,7 @@ where
         }
         Some(ReduceMode::Whole) => {
             let mut acc: Option<V> = None;
-            while let Some(value) = input.next::<V>() {
+            while let Some(value) = input.next_record::<V>() {
                 let value = value?;
                 acc = Some(match acc.take() {
                     Some(old) => f(old, value),

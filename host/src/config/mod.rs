@@ -12,6 +12,9 @@ mod reader;
 pub mod units;
 mod validate;
 
+#[cfg(test)]
+mod tests;
+
 pub use diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
 
 use sluice_sdk::wire::Kind;

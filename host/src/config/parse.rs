@@ -176,7 +176,7 @@ fn plugin(r: TableReader<'_, '_>, base: &Path) -> Option<PluginSpec> {
     }
     let at = r.at();
     let path = path.and_then(|(raw, _)| {
-        let resolved = base.join(&raw);
+        let resolved = resolve(base, &raw);
         let hint = Some(format!(
             "paths are relative to the pipeline file's directory ({})",
             base.display()
@@ -252,7 +252,7 @@ fn source(r: TableReader<'_, '_>, base: &Path) -> Option<SourceSpec> {
         (t, _) if t == "directory" => r
             .required_string("path", "the directory new files appear in")
             .and_then(|(raw, _)| {
-                let path = base.join(raw);
+                let path = resolve(base, &raw);
                 if path.is_dir() {
                     Some(SourceKind::Directory { path })
                 } else {
@@ -435,7 +435,7 @@ fn sink(r: TableReader<'_, '_>, base: &Path) -> Option<SinkSpec> {
             let path = r.required_string("path", "the directory batch directories are written in");
             let prefix = r.string("prefix").map_or_else(|| name.clone(), |(p, _)| p);
             path.map(|(p, _)| SinkKind::Files {
-                path: base.join(p),
+                path: resolve(base, &p),
                 prefix,
             })
         }
@@ -455,4 +455,49 @@ fn sink(r: TableReader<'_, '_>, base: &Path) -> Option<SinkSpec> {
         kind: kind?,
         at,
     })
+}
+
+/// `path` relative to the pipeline file's directory `base`, with `.` and `..` folded
+/// away so that messages show `plugins/x`, not `examples/../plugins/x`.
+fn resolve(base: &Path, path: &str) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in base.join(path).components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_against_the_file_and_fold_dots() {
+        assert_eq!(
+            resolve(Path::new("examples"), "../plugins/wc"),
+            PathBuf::from("plugins/wc")
+        );
+        assert_eq!(
+            resolve(Path::new("a/b"), "./c/../d"),
+            PathBuf::from("a/b/d")
+        );
+        assert_eq!(resolve(Path::new(""), "../x"), PathBuf::from("../x"));
+        assert_eq!(
+            resolve(Path::new("/etc"), "/abs/p.wasm"),
+            PathBuf::from("/abs/p.wasm")
+        );
+        assert_eq!(resolve(Path::new("dir"), ".."), PathBuf::from("."));
+    }
 }

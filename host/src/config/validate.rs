@@ -41,13 +41,6 @@ pub fn check(pipeline: &Pipeline, cx: &Context<'_>, root: &Table) {
                     message,
                     hint,
                 );
-            } else if *input == stage.name {
-                cx.error(
-                    stage.at,
-                    &format!("stages.{}.input", stage.name),
-                    "a stage cannot read its own output",
-                    None,
-                );
             }
         }
     }
@@ -76,12 +69,7 @@ pub fn check(pipeline: &Pipeline, cx: &Context<'_>, root: &Table) {
             Some("a stream flows one way: break the cycle by changing one of these inputs".into()),
         );
     }
-    let location = |section: &str| {
-        root.key(section)
-            .and_then(|k| k.span())
-            .map(|s| cx.lines.locate(Some(s)))
-            .unwrap_or_default()
-    };
+    let location = |section: &str| cx.lines.locate(root.key(section).and_then(|k| k.span()));
     if root.get("sources").is_none() {
         cx.error(
             location("sources"),

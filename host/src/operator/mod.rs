@@ -74,7 +74,7 @@ impl StageRuntime {
         StageError {
             stage: self.name.clone(),
             partition,
-            failure,
+            failure: Box::new(failure),
         }
     }
 }
@@ -87,8 +87,8 @@ pub struct StageError {
     pub stage: String,
     /// The partition, when the failure belongs to one.
     pub partition: Option<usize>,
-    /// What happened.
-    pub failure: StageFailure,
+    /// What happened (boxed: errors travel through every partition's result).
+    pub failure: Box<StageFailure>,
 }
 
 /// What made a stage fail.

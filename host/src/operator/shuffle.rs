@@ -17,6 +17,9 @@ use xxhash_rust::xxh3::Xxh3Default;
 
 type BytesMap<'a, V> = HashMap<&'a [u8], V, BuildHasherDefault<Xxh3Default>>;
 
+/// Keys with their values, as encoded bytes.
+type Groups<'a> = Vec<(&'a [u8], Vec<&'a [u8]>)>;
+
 /// Runs a shuffle stage over a batch's partitions.
 pub fn run(
     stage: &StageRuntime,
@@ -109,11 +112,9 @@ fn reduce_by_key(
 }
 
 /// Keys in first-seen order with the values of each, as encoded bytes.
-fn group<'a>(
-    records: &'a Records,
-) -> Result<Vec<(&'a [u8], Vec<&'a [u8]>)>, (usize, wire::WireError)> {
+fn group<'a>(records: &'a Records) -> Result<Groups<'a>, (usize, wire::WireError)> {
     let mut slots: BytesMap<'a, usize> = BytesMap::default();
-    let mut groups: Vec<(&[u8], Vec<&[u8]>)> = Vec::new();
+    let mut groups: Groups<'a> = Vec::new();
     for (i, record) in records.iter().enumerate() {
         let (key, value) = wire::split_pair(record).map_err(|e| (i, e))?;
         match slots.get(key) {

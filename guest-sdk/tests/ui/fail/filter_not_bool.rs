@@ -1,0 +1,8 @@
+use sluice_sdk::filter;
+
+#[filter]
+fn keep(line: &str) -> usize {
+    line.len()
+}
+
+fn main() {}
