@@ -9,20 +9,24 @@ use std::io::Write;
 pub struct PrintSink {
     num: usize,
     out: Box<dyn Write + Send>,
+    /// Set once the reader went away (`sluice run ... | head`): printing stops, the
+    /// pipeline and its other sinks go on.
+    closed: bool,
 }
 
 impl PrintSink {
     /// A print sink writing to standard output.
     pub fn stdout(num: usize) -> Self {
-        PrintSink {
-            num,
-            out: Box::new(std::io::stdout()),
-        }
+        PrintSink::to(num, Box::new(std::io::stdout()))
     }
 
     /// A print sink writing to `out` (for tests).
     pub fn to(num: usize, out: Box<dyn Write + Send>) -> Self {
-        PrintSink { num, out }
+        PrintSink {
+            num,
+            out,
+            closed: false,
+        }
     }
 }
 
@@ -45,10 +49,23 @@ pub fn format_batch(batch: &SinkBatch<'_>, num: usize) -> String {
 
 impl Sink for PrintSink {
     fn write(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<()> {
-        self.out
-            .write_all(format_batch(batch, self.num).as_bytes())?;
-        self.out.flush()?;
-        Ok(())
+        if self.closed {
+            return Ok(());
+        }
+        let written = self
+            .out
+            .write_all(format_batch(batch, self.num).as_bytes())
+            .and_then(|()| self.out.flush());
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                tracing::warn!(
+                    "standard output was closed; the print sink stops printing and the pipeline goes on"
+                );
+                self.closed = true;
+                Ok(())
+            }
+            other => Ok(other?),
+        }
     }
 }
 
@@ -76,5 +93,28 @@ mod tests {
             "-------------------------------------------\nTime: 1357008430000 ms\n-------------------------------------------\n(to,2)\n(be,2)\n(or,1)\n\n"
         );
         assert!(format_batch(&batch, 2).ends_with("(be,2)\n...\n\n"));
+    }
+
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_stdout_is_not_a_failed_batch() {
+        let mut sink = PrintSink::to(10, Box::new(ClosedPipe));
+        let batch = SinkBatch {
+            time_ms: 1,
+            partitions: &[],
+        };
+        assert!(sink.write(&batch).is_ok());
+        assert!(sink.closed);
+        assert!(sink.write(&batch).is_ok());
     }
 }
