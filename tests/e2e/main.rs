@@ -9,6 +9,7 @@ mod support;
 mod demo;
 mod directory;
 mod failures;
+mod operators;
 mod pipeline_file;
 mod socket;
 mod stdin;

@@ -70,7 +70,16 @@ pub fn plugin_wasm(name: &str) -> PathBuf {
     let dir = BUILT.get_or_init(|| {
         let status = cargo()
             .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
-            .args(["-p", "wordcount", "-p", "logstats", "-p", "faulty"])
+            .args([
+                "-p",
+                "wordcount",
+                "-p",
+                "logstats",
+                "-p",
+                "faulty",
+                "-p",
+                "ops",
+            ])
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the plugins for wasm failed");
