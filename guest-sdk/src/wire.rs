@@ -45,16 +45,28 @@ pub enum Kind {
     MapPartition,
     /// An associative combine of two values of the same type.
     Reduce,
+    /// The inverse of a reduce: takes a value back out of a combination.
+    InverseReduce,
+    /// A key's new state from its old state and the batch's values (update_state_by_key).
+    UpdateState,
+    /// Records mapped with access to their key's state (map_with_state).
+    MapWithState,
+    /// A whole partition and the batch's context in, any number of records out.
+    Transform,
 }
 
 impl Kind {
     /// Every kind, in the order the documentation lists them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Map,
         Kind::FlatMap,
         Kind::Filter,
         Kind::MapPartition,
         Kind::Reduce,
+        Kind::InverseReduce,
+        Kind::UpdateState,
+        Kind::MapWithState,
+        Kind::Transform,
     ];
 
     /// The kind's name as written in attributes, manifests and pipeline files.
@@ -65,6 +77,10 @@ impl Kind {
             Kind::Filter => "filter",
             Kind::MapPartition => "map_partition",
             Kind::Reduce => "reduce",
+            Kind::InverseReduce => "inverse_reduce",
+            Kind::UpdateState => "update_state",
+            Kind::MapWithState => "map_with_state",
+            Kind::Transform => "transform",
         }
     }
 
@@ -554,6 +570,12 @@ mod tests {
         let last = Values::new(&buf).last().unwrap();
         // The length byte after the str8 marker is missing: the error points at it.
         assert_eq!(last.unwrap_err().offset, buf.len());
+    }
+
+    #[cfg(feature = "guest")]
+    #[test]
+    fn the_macros_write_the_abi_version_this_crate_speaks() {
+        assert_eq!(sluice_sdk_macros::__abi_version!(), ABI_VERSION);
     }
 
     #[test]

@@ -31,3 +31,4 @@ pub mod record;
 pub mod render;
 pub mod sink;
 pub mod source;
+pub mod state;

@@ -32,6 +32,8 @@ pub enum NodeKind {
     Source(usize),
     /// `pipeline.stages[i]`.
     Stage(usize),
+    /// The state snapshots of `pipeline.stages[i]`, produced by that stage's step.
+    Snapshots(usize),
 }
 
 /// A unit of a batch's work.
@@ -53,6 +55,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// For each sink, in pipeline order, the node it writes.
     pub sinks: Vec<NodeId>,
+    /// For each node, the node holding its state snapshots, if it has one.
+    pub snapshots: Vec<Option<NodeId>>,
 }
 
 impl Plan {
@@ -69,11 +73,10 @@ impl Plan {
                 readers: 0,
             })
             .collect();
-        let mut ids: HashMap<&str, NodeId> = pipeline
-            .sources
+        let mut ids: HashMap<String, NodeId> = nodes
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.name.as_str(), i))
+            .map(|(i, n)| (n.name.clone(), i))
             .collect();
         // Kahn's algorithm over stages, in file order among the ready ones.
         let mut placed = vec![false; pipeline.stages.len()];
@@ -83,31 +86,34 @@ impl Plan {
                     && pipeline.stages[i]
                         .inputs
                         .iter()
-                        .all(|input| ids.contains_key(input.as_str()))
+                        .all(|input| ids.contains_key(input))
             });
             let Some(i) = ready else {
                 unreachable!("config::load rejects cycles and unknown inputs");
             };
             placed[i] = true;
             let stage = &pipeline.stages[i];
-            let inputs = stage
-                .inputs
-                .iter()
-                .map(|input| ids[input.as_str()])
-                .collect();
-            ids.insert(&stage.name, nodes.len());
+            let inputs = stage.inputs.iter().map(|input| ids[input]).collect();
+            let id = nodes.len();
+            ids.insert(stage.name.clone(), id);
             nodes.push(Node {
                 name: stage.name.clone(),
                 kind: NodeKind::Stage(i),
                 inputs,
                 readers: 0,
             });
+            if let Some(name) = stage.snapshots_node() {
+                // Not an input of anything upstream: the stage's step fills it directly.
+                ids.insert(name.clone(), id + 1);
+                nodes.push(Node {
+                    name,
+                    kind: NodeKind::Snapshots(i),
+                    inputs: Vec::new(),
+                    readers: 0,
+                });
+            }
         }
-        let sinks: Vec<NodeId> = pipeline
-            .sinks
-            .iter()
-            .map(|s| ids[s.input.as_str()])
-            .collect();
+        let sinks: Vec<NodeId> = pipeline.sinks.iter().map(|s| ids[&s.input]).collect();
         for i in 0..nodes.len() {
             for input in nodes[i].inputs.clone() {
                 nodes[input].readers += 1;
@@ -116,11 +122,20 @@ impl Plan {
         for &sink in &sinks {
             nodes[sink].readers += 1;
         }
+        let snapshots = (0..nodes.len())
+            .map(
+                |id| match (nodes[id].kind, nodes.get(id + 1).map(|n| n.kind)) {
+                    (NodeKind::Stage(i), Some(NodeKind::Snapshots(j))) if i == j => Some(id + 1),
+                    _ => None,
+                },
+            )
+            .collect();
         let steps = fuse(pipeline, &nodes);
         Plan {
             nodes,
             steps,
             sinks,
+            snapshots,
         }
     }
 
@@ -128,7 +143,7 @@ impl Plan {
     pub fn op(&self, pipeline: &Pipeline, node: NodeId) -> Option<Op> {
         match self.nodes[node].kind {
             NodeKind::Stage(i) => Some(pipeline.stages[i].op),
-            NodeKind::Source(_) => None,
+            NodeKind::Source(_) | NodeKind::Snapshots(_) => None,
         }
     }
 }

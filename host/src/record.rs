@@ -83,6 +83,18 @@ impl Records {
         self.len += 1;
     }
 
+    /// Appends one value written by `write` (which must write exactly one complete
+    /// value: checked in debug builds).
+    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.bytes.len();
+        write(&mut self.bytes);
+        debug_assert_eq!(
+            wire::value_len(&self.bytes[start..]),
+            Ok(self.bytes.len() - start)
+        );
+        self.len += 1;
+    }
+
     /// Appends a `[key, value]` pair from encoded parts.
     pub fn push_pair(&mut self, key: &[u8], value: &[u8]) {
         wire::write_pair(&mut self.bytes, key, value);

@@ -131,7 +131,9 @@ fn functions_are_checked_against_the_plugin_manifest() {
     let (code, _, stderr) = validate(&dir, "kind.toml", &wordcount_with("map", "wordcount::sum"));
     assert_ne!(code, 0);
     assert!(
-        stderr.contains("`wordcount::sum` is a reduce function, but op `map` needs a map function"),
+        stderr.contains(
+            "`wordcount::sum` is a reduce function, but `function` of op `map` needs a map function"
+        ),
         "{stderr}"
     );
 }

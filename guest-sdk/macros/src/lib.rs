@@ -1,5 +1,6 @@
 //! The attribute macros of `sluice-sdk`: `#[map]`, `#[flat_map]`, `#[filter]`,
-//! `#[map_partition]` and `#[reduce]`.
+//! `#[map_partition]`, `#[transform]`, `#[reduce]`, `#[inverse_reduce]`, `#[update_state]`
+//! and `#[map_with_state]`.
 //!
 //! Each leaves the function exactly as written (so plugin authors test it natively with
 //! `cargo test`) and adds, beside it, a wrapper that runs the function over a whole
@@ -8,6 +9,7 @@
 //! Misuse is a compile error pointing at the offending token, never a panic.
 
 mod signature;
+mod stateful;
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;
@@ -25,7 +27,11 @@ enum Kind {
     FlatMap,
     Filter,
     MapPartition,
+    Transform,
     Reduce,
+    InverseReduce,
+    UpdateState,
+    MapWithState,
 }
 
 impl Kind {
@@ -35,7 +41,11 @@ impl Kind {
             Kind::FlatMap => "flat_map",
             Kind::Filter => "filter",
             Kind::MapPartition => "map_partition",
+            Kind::Transform => "transform",
             Kind::Reduce => "reduce",
+            Kind::InverseReduce => "inverse_reduce",
+            Kind::UpdateState => "update_state",
+            Kind::MapWithState => "map_with_state",
         }
     }
 
@@ -45,7 +55,10 @@ impl Kind {
             Kind::FlatMap => "fn(Input) -> impl IntoIterator<Item = Output>",
             Kind::Filter => "fn(&Input) -> bool",
             Kind::MapPartition => "fn(Vec<Input>) -> impl IntoIterator<Item = Output>",
-            Kind::Reduce => "fn(V, V) -> V",
+            Kind::Transform => "fn(Vec<Input>, BatchContext) -> impl IntoIterator<Item = Output>",
+            Kind::Reduce | Kind::InverseReduce => "fn(V, V) -> V",
+            Kind::UpdateState => "fn(&K, Vec<V>, Option<S>) -> Option<S>",
+            Kind::MapWithState => "fn(&K, Option<V>, &mut State<S>) -> Output",
         }
     }
 }
@@ -75,10 +88,43 @@ pub fn map_partition(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::MapPartition, attr, item)
 }
 
+/// A whole partition and the batch's `BatchContext` (time and partition) in, any number of
+/// records out: `fn(Vec<Input>, BatchContext) -> impl IntoIterator<Item = Output>`.
+#[proc_macro_attribute]
+pub fn transform(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Transform, attr, item)
+}
+
 /// An associative combine, used by `reduce_by_key` and `reduce`: `fn(V, V) -> V`.
 #[proc_macro_attribute]
 pub fn reduce(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Reduce, attr, item)
+}
+
+/// The inverse of a `#[reduce]`: `inv(a, b)` takes `b` back out of the combination `a`
+/// (for a sum, subtraction), so that a window can drop the batches leaving it:
+/// `fn(V, V) -> V`.
+#[proc_macro_attribute]
+pub fn inverse_reduce(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::InverseReduce, attr, item)
+}
+
+/// A key's new state from its values in this batch and its old state, for
+/// `update_state_by_key`: `fn(&K, Vec<V>, Option<S>) -> Option<S>`. `None` in means the
+/// key has no state yet; `None` out removes the key.
+#[proc_macro_attribute]
+pub fn update_state(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::UpdateState, attr, item)
+}
+
+/// A record mapped with its key's state, for `map_with_state`:
+/// `fn(&K, Option<V>, &mut State<S>) -> Output`, or `-> Option<Output>` to emit only the
+/// `Some`s. Called once per value, in order, with the same state; for a key that is timing
+/// out, once with `None` and a state that cannot be updated. A key taken by value is
+/// cloned for each call.
+#[proc_macro_attribute]
+pub fn map_with_state(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::MapWithState, attr, item)
 }
 
 fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -184,6 +230,7 @@ fn loop_call(
     checked: &signature::Checked,
 ) -> proc_macro2::TokenStream {
     let decode = &checked.arg.decode;
+    let parts = &checked.parts;
     let span = checked.output_span;
     let out = quote_spanned!(span=> _);
     let call = match checked.arg.pass {
@@ -192,6 +239,20 @@ fn loop_call(
     };
     let per_record = quote!(|record| #call);
     let fallible = checked.returns == Returns::Result;
+    // The key reaches `#[update_state]` by value and `#[map_with_state]` by reference
+    // (once per value), each adapted to the parameter as written.
+    let key = match (kind, &checked.arg.pass) {
+        (Kind::MapWithState, Arg::Value) => {
+            let span = decode.span();
+            quote_spanned!(span=> ::core::clone::Clone::clone(key))
+        }
+        (Kind::MapWithState, Arg::Borrow) | (_, Arg::Value) => quote!(key),
+        (_, Arg::Borrow) => quote!(&key),
+    };
+    let mapped = match checked.returns {
+        Returns::Option => quote!(#name(#key, value, state)),
+        _ => quote!(::core::option::Option::Some(#name(#key, value, state))),
+    };
     let (function, generics, args) = match kind {
         Kind::Map if fallible => ("try_map", quote!(#decode, #out, #out, _), per_record),
         Kind::Map => ("map", quote!(#decode, #out, _), per_record),
@@ -204,10 +265,35 @@ fn loop_call(
             per_record,
         ),
         Kind::MapPartition => ("map_partition", quote!(#decode, #out, _), per_record),
+        Kind::Transform if fallible => (
+            "try_transform",
+            quote!(#decode, #out, #out, _),
+            quote!(|records, context| #name(records, context)),
+        ),
+        Kind::Transform => (
+            "transform",
+            quote!(#decode, #out, _),
+            quote!(|records, context| #name(records, context)),
+        ),
         Kind::Reduce => (
             "reduce",
             quote!(#decode, _),
             quote!(mode, |a, b| #name(a, b)),
+        ),
+        Kind::InverseReduce => (
+            "inverse_reduce",
+            quote!(#decode, _),
+            quote!(|a, b| #name(a, b)),
+        ),
+        Kind::UpdateState => (
+            "update_state",
+            quote!(#decode, #(#parts,)* _),
+            quote!(|key, values, state| #name(#key, values, state)),
+        ),
+        Kind::MapWithState => (
+            "map_with_state",
+            quote!(#decode, #(#parts,)* #out, _),
+            quote!(|key, value, state| #mapped),
         ),
     };
     let function = format_ident!("{}", function, span = span);
@@ -222,4 +308,13 @@ impl<T: Spanned + quote::ToTokens> SpannedExt for T {
     fn error(&self, message: impl std::fmt::Display) -> syn::Error {
         syn::Error::new_spanned(self, message)
     }
+}
+
+/// The ABI version the macros write into manifests, as a literal. Not for plugin
+/// authors: the SDK's tests compare it with `wire::ABI_VERSION`.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __abi_version(_: TokenStream) -> TokenStream {
+    let version = proc_macro2::Literal::u32_unsuffixed(ABI_VERSION);
+    quote!(#version).into()
 }

@@ -23,10 +23,16 @@ pub struct Input {
 pub enum Returns {
     Plain,
     Result,
+    /// `Option<_>`, for `#[map_with_state]`, whose `None`s are not emitted.
+    Option,
 }
 
 pub struct Checked {
+    /// The first parameter: the record, the partition's records or the key.
     pub arg: Input,
+    /// What the parameters after a key decode as: `#[update_state]`'s values and state,
+    /// `#[map_with_state]`'s value and state.
+    pub parts: Vec<Type>,
     pub returns: Returns,
     /// The return type's span, for the generated code's inferred output type, so that a
     /// return type lacking `Serialize`, `IntoIterator` or `Display` is reported there.
@@ -72,13 +78,18 @@ pub fn check(kind: Kind, sig: &Signature) -> syn::Result<Checked> {
             FnArg::Typed(typed) => Ok(&*typed.ty),
         })
         .collect::<syn::Result<Vec<_>>>()?;
-    let wanted = if kind == Kind::Reduce { 2 } else { 1 };
+    let (wanted, what) = match kind {
+        Kind::Reduce => (2, "two values to combine"),
+        Kind::InverseReduce => (
+            2,
+            "two values (a combination and a value to take out of it)",
+        ),
+        Kind::Transform => (2, "two parameters (the partition and its `BatchContext`)"),
+        Kind::UpdateState => (3, "three parameters (the key, its values and its state)"),
+        Kind::MapWithState => (3, "three parameters (the key, a value and the key's state)"),
+        Kind::Map | Kind::FlatMap | Kind::Filter | Kind::MapPartition => (1, "one parameter"),
+    };
     if types.len() != wanted {
-        let what = if kind == Kind::Reduce {
-            "two values to combine"
-        } else {
-            "one parameter"
-        };
         let at: &dyn quote::ToTokens = if sig.inputs.is_empty() {
             &sig.ident
         } else {
@@ -109,20 +120,31 @@ pub fn check(kind: Kind, sig: &Signature) -> syn::Result<Checked> {
     } else {
         Returns::Plain
     };
+    let mut parts = Vec::new();
     let arg = match kind {
-        Kind::Map | Kind::FlatMap => record_input(kind, types[0], &expected())?,
+        Kind::Map | Kind::FlatMap => record_input(kind, types[0], "record", &expected())?,
         Kind::Filter => {
             if !is_bool(output) {
                 return Err(output.error(format!("`#[filter]` must return `bool`; {}", expected())));
             }
-            record_input(kind, types[0], &expected())?
+            record_input(kind, types[0], "record", &expected())?
         }
-        Kind::MapPartition => partition_input(types[0], &expected())?,
-        Kind::Reduce => {
+        Kind::MapPartition => partition_input(kind, types[0], &expected())?,
+        Kind::Transform => {
+            if !last_segment_is(types[1], "BatchContext") {
+                return Err(types[1].error(format!(
+                    "`#[transform]` takes the batch context as `BatchContext`, by value; {}",
+                    expected()
+                )));
+            }
+            partition_input(kind, types[0], &expected())?
+        }
+        Kind::Reduce | Kind::InverseReduce => {
+            let name = kind.name();
             for ty in &types {
                 if let Type::Reference(reference) = ty {
                     return Err(reference.error(format!(
-                        "`#[reduce]` takes both values by value, not by reference; {}",
+                        "`#[{name}]` takes both values by value, not by reference; {}",
                         expected()
                     )));
                 }
@@ -130,13 +152,13 @@ pub fn check(kind: Kind, sig: &Signature) -> syn::Result<Checked> {
             let first = spaced(types[0]);
             if spaced(types[1]) != first {
                 return Err(types[1].error(format!(
-                    "`#[reduce]` combines two values of the same type, but this is not `{first}`; {}",
+                    "`#[{name}]` combines two values of the same type, but this is not `{first}`; {}",
                     expected()
                 )));
             }
             if spaced(output) != first {
                 return Err(output.error(format!(
-                    "`#[reduce]` returns the type it combines, `{first}`; {}",
+                    "`#[{name}]` returns the type it combines, `{first}`; {}",
                     expected()
                 )));
             }
@@ -146,24 +168,32 @@ pub fn check(kind: Kind, sig: &Signature) -> syn::Result<Checked> {
                 pass: Arg::Value,
             }
         }
+        Kind::UpdateState | Kind::MapWithState => {
+            let keyed = crate::stateful::check(kind, &types, output, &expected())?;
+            parts = keyed.parts;
+            keyed.key
+        }
     };
-    let returns = if kind == Kind::Filter || kind == Kind::Reduce {
-        Returns::Plain
-    } else {
-        returns
+    let returns = match kind {
+        Kind::Map | Kind::FlatMap | Kind::MapPartition | Kind::Transform => returns,
+        Kind::MapWithState if last_segment_is(output, "Option") => Returns::Option,
+        _ => Returns::Plain,
     };
     Ok(Checked {
         arg,
+        parts,
         returns,
         output_span: syn::spanned::Spanned::span(output),
     })
 }
 
-fn record_input(kind: Kind, ty: &Type, expected: &str) -> syn::Result<Input> {
+/// A record (or key) parameter: `&str` and `&[u8]` decode borrowed, `&T` decodes a `T`
+/// and lends it, anything else decodes by value. `what` names it in the error.
+pub fn record_input(kind: Kind, ty: &Type, what: &str, expected: &str) -> syn::Result<Input> {
     no_static_borrow(ty, expected)?;
     match ty {
         Type::Reference(reference) if reference.mutability.is_some() => Err(reference.error(format!(
-            "`#[{}]` takes its record by value or by shared reference, not by `&mut`; {expected}",
+            "`#[{}]` takes its {what} by value or by shared reference, not by `&mut`; {expected}",
             kind.name()
         ))),
         Type::Reference(reference) if decodes_borrowed(&reference.elem) => Ok(Input {
@@ -181,26 +211,11 @@ fn record_input(kind: Kind, ty: &Type, expected: &str) -> syn::Result<Input> {
     }
 }
 
-fn partition_input(ty: &Type, expected: &str) -> syn::Result<Input> {
-    let item = match ty {
-        Type::Path(path) if path.qself.is_none() => {
-            path.path.segments.last().and_then(|last| {
-                match (&last.arguments, last.ident == "Vec") {
-                    (PathArguments::AngleBracketed(args), true) if args.args.len() == 1 => {
-                        match args.args.first() {
-                            Some(syn::GenericArgument::Type(item)) => Some(item),
-                            _ => None,
-                        }
-                    }
-                    _ => None,
-                }
-            })
-        }
-        _ => None,
-    };
-    let item = item.ok_or_else(|| {
+fn partition_input(kind: Kind, ty: &Type, expected: &str) -> syn::Result<Input> {
+    let item = type_argument(ty, "Vec").ok_or_else(|| {
         ty.error(format!(
-            "`#[map_partition]` takes the partition as a `Vec`; {expected}"
+            "`#[{}]` takes the partition as a `Vec`; {expected}",
+            kind.name()
         ))
     })?;
     no_static_borrow(item, expected)?;
@@ -220,7 +235,22 @@ fn decodes_borrowed(ty: &Type) -> bool {
     }
 }
 
-fn last_segment_is(ty: &Type, name: &str) -> bool {
+/// `T` if `ty` is `name<T>` (by its path's last segment, so `std::vec::Vec<T>` too).
+pub fn type_argument<'t>(ty: &'t Type, name: &str) -> Option<&'t Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last().filter(|_| path.qself.is_none())?;
+    match &last.arguments {
+        PathArguments::AngleBracketed(args) if last.ident == name && args.args.len() == 1 => {
+            match args.args.first() {
+                Some(syn::GenericArgument::Type(item)) => Some(item),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+pub fn last_segment_is(ty: &Type, name: &str) -> bool {
     matches!(ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == name))
 }
 
@@ -231,7 +261,7 @@ fn is_bool(ty: &Type) -> bool {
 /// Records borrow from the call's input buffer, which lives only as long as the call: a
 /// `'static` anywhere in the parameter's type (`&'static str`, `Line<'static>`) cannot be
 /// satisfied, and rustc would report it as a lifetime error inside the generated code.
-fn no_static_borrow(ty: &Type, expected: &str) -> syn::Result<()> {
+pub fn no_static_borrow(ty: &Type, expected: &str) -> syn::Result<()> {
     struct Find(Option<syn::Lifetime>);
     impl VisitMut for Find {
         fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
@@ -253,7 +283,7 @@ fn no_static_borrow(ty: &Type, expected: &str) -> syn::Result<()> {
 
 /// The type with every named lifetime replaced by `'_`, so that it can be written in
 /// the wrapper, where the function's lifetime parameters are not in scope.
-fn without_lifetimes(ty: &Type) -> Type {
+pub fn without_lifetimes(ty: &Type) -> Type {
     struct Elide;
     impl VisitMut for Elide {
         fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
@@ -283,13 +313,15 @@ pub fn tidy(sig: &Signature) -> String {
     } = sig;
     let where_clause = &generics.where_clause;
     let head = spaced(quote::quote!(#constness fn #ident #generics));
+    // rustfmt leaves a trailing comma after the last parameter of a wrapped list.
     let params = spaced(inputs);
+    let params = params.trim_end_matches([',', ' ']);
     let tail = spaced(quote::quote!(#output #where_clause));
     format!("{head}({params}) {tail}").trim_end().to_string()
 }
 
 /// Tokens as text with single spaces, and none where a person would write none.
-fn spaced(tokens: impl quote::ToTokens) -> String {
+pub fn spaced(tokens: impl quote::ToTokens) -> String {
     let text = tokens.to_token_stream().to_string();
     let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     for (from, to) in [

@@ -75,6 +75,34 @@ impl<'a> Input<'a> {
         }))
     }
 
+    /// The next record as an array of exactly `N` items (a keyed kind's
+    /// `[key, ...]`), split into each item's encoded bytes. `shape` names the expected
+    /// array for the error message, as `ABI.md` writes it.
+    pub fn next_item<const N: usize>(
+        &mut self,
+        shape: &str,
+    ) -> Option<Result<[&'a [u8]; N], String>> {
+        Some(self.next_raw()?.and_then(|raw| {
+            let (len, header) = wire::read_array_header(raw).map_err(|e| self.error(e))?;
+            if len != N {
+                return Err(self.error(format!("expected {shape}, found an array of {len}")));
+            }
+            let mut parts = [&raw[..0]; N];
+            let mut rest = &raw[header..];
+            for part in &mut parts {
+                let len = wire::value_len(rest).map_err(|e| self.error(e))?;
+                (*part, rest) = rest.split_at(len);
+            }
+            Ok(parts)
+        }))
+    }
+
+    /// Decodes one part of the current record (see [`Input::next_item`]); an error
+    /// names the record and the part (`what`).
+    pub fn decode_part<T: Deserialize<'a>>(&self, part: &'a [u8], what: &str) -> Result<T, String> {
+        rmp_serde::from_slice(part).map_err(|e| self.error(format!("{what}: {e}")))
+    }
+
     /// An error message about the current record.
     pub fn error(&self, cause: impl std::fmt::Display) -> String {
         format!("record {}: {cause}", self.index())

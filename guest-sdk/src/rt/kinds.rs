@@ -3,6 +3,7 @@
 //! cost is a decode, a plain Rust call and an encode, with no boundary crossing.
 
 use super::{Input, Output};
+use crate::context::BatchContext;
 use crate::wire::ReduceMode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -142,6 +143,38 @@ where
     Ok(())
 }
 
+/// `#[transform]`: the whole partition and the batch's context in, any number of records
+/// out.
+pub fn transform<'a, I, It, F>(
+    input: &mut Input<'a>,
+    out: &mut Output<'_>,
+    f: F,
+) -> Result<(), String>
+where
+    I: Deserialize<'a>,
+    It: IntoIterator,
+    It::Item: Serialize,
+    F: FnOnce(Vec<I>, BatchContext) -> It,
+{
+    map_partition(input, out, |records| f(records, crate::context()))
+}
+
+/// `#[transform]` whose function returns a `Result`.
+pub fn try_transform<'a, I, It, E, F>(
+    input: &mut Input<'a>,
+    out: &mut Output<'_>,
+    f: F,
+) -> Result<(), String>
+where
+    I: Deserialize<'a>,
+    It: IntoIterator,
+    It::Item: Serialize,
+    E: Display,
+    F: FnOnce(Vec<I>, BatchContext) -> Result<It, E>,
+{
+    try_map_partition(input, out, |records| f(records, crate::context()))
+}
+
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
 
 /// `#[reduce]`: combines values per key (keyed mode, for reduce_by_key) or all values
@@ -259,6 +292,32 @@ mod tests {
         })
         .unwrap();
         assert_eq!(decode::<u64>(&out), [9]);
+    }
+
+    #[test]
+    fn transform_sees_the_batch_context() {
+        crate::context::set(BatchContext {
+            batch_time_ms: 1_700_000_000_000,
+            partition: 3,
+        });
+        let out = call_native(&partition(&[1u64, 2]), |i, o| {
+            transform::<u64, _, _>(i, o, |records, context| {
+                let stamp = (context.batch_time_ms, context.partition);
+                records.into_iter().map(move |n| (n, stamp))
+            })
+        })
+        .unwrap();
+        assert_eq!(
+            decode::<(u64, (i64, u32))>(&out),
+            [(1, (1_700_000_000_000, 3)), (2, (1_700_000_000_000, 3))]
+        );
+        let err = call_native(&partition(&[1u64]), |i, o| {
+            try_transform::<u64, Vec<u64>, _, _>(i, o, |_, context| {
+                Err(format!("late at partition {}", context.partition))
+            })
+        })
+        .unwrap_err();
+        assert_eq!(err, "late at partition 3");
     }
 
     #[test]

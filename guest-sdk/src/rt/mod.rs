@@ -3,7 +3,8 @@
 //!
 //! A call goes: the host asks [`sluice_input`] for a buffer and writes the partition into
 //! it, then calls `sluice_fn_<name>`, whose generated body is one [`call`] of a kind's
-//! loop from [`kinds`]. The loop decodes records with [`Input`], runs the user's function
+//! loop from [`kinds`] (or `stateful`, for the kinds whose items are `[key, ...]` arrays
+//! carrying a key's state). The loop decodes records with [`Input`], runs the user's function
 //! and encodes results with [`Output`]; the host reads them back through
 //! `sluice_output_ptr` and `sluice_output_len`. Both buffers live for the whole instance
 //! so that steady-state batches allocate nothing for them.
@@ -12,12 +13,15 @@ mod host;
 mod input;
 mod kinds;
 mod output;
+mod stateful;
 
 pub use input::Input;
 pub use kinds::{
-    filter, flat_map, map, map_partition, reduce, try_flat_map, try_map, try_map_partition,
+    filter, flat_map, map, map_partition, reduce, transform, try_flat_map, try_map,
+    try_map_partition, try_transform,
 };
 pub use output::Output;
+pub use stateful::{inverse_reduce, map_with_state, update_state};
 
 use crate::context::{self, BatchContext};
 use crate::wire;

@@ -47,6 +47,24 @@ impl<'b> Output<'b> {
         Ok(())
     }
 
+    /// Appends a `[key, state, [records]]` item whose key is already encoded: `state`
+    /// is encoded (nil for `None`) and `records` holds `count` records already encoded.
+    pub fn push_state_records<S: Serialize>(
+        &mut self,
+        key: &[u8],
+        state: Option<&S>,
+        count: usize,
+        records: &[u8],
+    ) -> Result<(), String> {
+        self.buf.push(0x93);
+        self.buf.extend_from_slice(key);
+        rmp_serde::encode::write_named(self.buf, &state).map_err(|e| e.to_string())?;
+        wire::write_array_header(self.buf, count);
+        self.buf.extend_from_slice(records);
+        self.count += 1;
+        Ok(())
+    }
+
     pub(crate) fn finish(self) {
         wire::patch_array_header(self.buf, self.header_at, self.count);
     }

@@ -7,8 +7,10 @@
 //! plugins are loaded (`plugin::registry`), reported the same way.
 
 mod diagnostic;
+mod op;
 mod parse;
 mod reader;
+mod stage;
 pub mod units;
 mod validate;
 
@@ -16,6 +18,7 @@ mod validate;
 mod tests;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
+pub use op::Op;
 
 use sluice_sdk::wire::Kind;
 use std::path::{Path, PathBuf};
@@ -165,8 +168,58 @@ pub struct StageSpec {
     pub function: Option<FunctionRef>,
     /// `partitions`, for ops that shuffle.
     pub partitions: Option<usize>,
+    /// `window` and `slide`, for windowed ops.
+    pub window: Option<WindowSpec>,
+    /// `inverse_function`: reduce_by_key_and_window's incremental mode.
+    pub inverse: Option<FunctionRef>,
+    /// `filter_function`: reduce_by_key_and_window drops the pairs it rejects.
+    pub filter: Option<FunctionRef>,
+    /// `timeout`: map_with_state removes keys idle this long, after a last call.
+    pub timeout: Option<Duration>,
+    /// `initial_state`: a JSON-lines file of `[key, state]` loaded before the first batch.
+    pub initial_state: Option<PathBuf>,
+    /// `state_snapshots`: map_with_state also outputs every `(key, state)` each batch, as
+    /// the node `<stage>.snapshots`.
+    pub state_snapshots: bool,
     /// Where the section starts.
     pub at: Location,
+}
+
+impl StageSpec {
+    /// Every plugin function the stage calls: its key in the file, the reference, and
+    /// the kind it must have.
+    pub fn functions(&self) -> impl Iterator<Item = (&'static str, &FunctionRef, Kind)> {
+        let main = self
+            .function
+            .as_ref()
+            .zip(self.op.function_kind())
+            .map(|(f, k)| ("function", f, k));
+        let inverse = self
+            .inverse
+            .as_ref()
+            .map(|f| ("inverse_function", f, Kind::InverseReduce));
+        let filter = self
+            .filter
+            .as_ref()
+            .map(|f| ("filter_function", f, Kind::Filter));
+        main.into_iter().chain(inverse).chain(filter)
+    }
+
+    /// The name of the node holding this stage's state snapshots, if it has one.
+    pub fn snapshots_node(&self) -> Option<String> {
+        self.state_snapshots
+            .then(|| format!("{}.snapshots", self.name))
+    }
+}
+
+/// The span of a window and how often it is computed, both multiples of the batch
+/// interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// `window`: how much time one window covers.
+    pub length: Duration,
+    /// `slide`: how often a window is computed (default: every batch).
+    pub slide: Duration,
 }
 
 /// A plugin function named by a stage.
@@ -183,101 +236,6 @@ pub struct FunctionRef {
 impl std::fmt::Display for FunctionRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}::{}", self.plugin, self.function)
-    }
-}
-
-/// The operators a stage can apply (Spark's DStream operations).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
-    /// `map`: one record out per record in.
-    Map,
-    /// `flat_map`: any number out per record in.
-    FlatMap,
-    /// `filter`: keep records the function accepts.
-    Filter,
-    /// `map_partition`: a whole partition in (Spark's mapPartitions).
-    MapPartition,
-    /// `union`: the inputs' records together.
-    Union,
-    /// `repartition`: spread records evenly over `partitions`.
-    Repartition,
-    /// `reduce_by_key`: combine values per key, map-side first.
-    ReduceByKey,
-    /// `group_by_key`: all values of a key in one record `[key, [values]]`.
-    GroupByKey,
-    /// `count_by_value`: `[record, count]` per distinct record.
-    CountByValue,
-    /// `count`: one record, the number of records in the batch.
-    Count,
-    /// `reduce`: combine all records of the batch into one.
-    Reduce,
-}
-
-impl Op {
-    /// Every op, in documentation order.
-    pub const ALL: [Op; 11] = [
-        Op::Map,
-        Op::FlatMap,
-        Op::Filter,
-        Op::MapPartition,
-        Op::Union,
-        Op::Repartition,
-        Op::ReduceByKey,
-        Op::GroupByKey,
-        Op::CountByValue,
-        Op::Count,
-        Op::Reduce,
-    ];
-
-    /// The op's name in pipeline files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::Map => "map",
-            Op::FlatMap => "flat_map",
-            Op::Filter => "filter",
-            Op::MapPartition => "map_partition",
-            Op::Union => "union",
-            Op::Repartition => "repartition",
-            Op::ReduceByKey => "reduce_by_key",
-            Op::GroupByKey => "group_by_key",
-            Op::CountByValue => "count_by_value",
-            Op::Count => "count",
-            Op::Reduce => "reduce",
-        }
-    }
-
-    /// The op named `name`.
-    pub fn parse(name: &str) -> Option<Op> {
-        Op::ALL.into_iter().find(|op| op.name() == name)
-    }
-
-    /// The kind of plugin function the op calls, if it calls one.
-    pub fn function_kind(self) -> Option<Kind> {
-        match self {
-            Op::Map => Some(Kind::Map),
-            Op::FlatMap => Some(Kind::FlatMap),
-            Op::Filter => Some(Kind::Filter),
-            Op::MapPartition => Some(Kind::MapPartition),
-            Op::ReduceByKey | Op::Reduce => Some(Kind::Reduce),
-            Op::Union | Op::Repartition | Op::GroupByKey | Op::CountByValue | Op::Count => None,
-        }
-    }
-
-    /// Whether the op works on each partition alone (and so can be fused with its
-    /// neighbours), rather than moving records between partitions.
-    pub fn is_narrow(self) -> bool {
-        matches!(
-            self,
-            Op::Map | Op::FlatMap | Op::Filter | Op::MapPartition | Op::Union
-        )
-    }
-
-    /// Whether `partitions` means something for the op.
-    pub fn takes_partitions(self) -> bool {
-        matches!(
-            self,
-            Op::Repartition | Op::ReduceByKey | Op::GroupByKey | Op::CountByValue
-        )
     }
 }
 

@@ -4,8 +4,8 @@
 use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
 use super::reader::{Context, TableReader};
 use super::{
-    FunctionRef, GeneratorSpec, Limits, Op, Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec,
-    SourceKind, SourceSpec, StageSpec, default_partitions, validate,
+    GeneratorSpec, Limits, Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec, SourceKind,
+    SourceSpec, default_partitions, stage, validate,
 };
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -61,7 +61,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
         .collect();
     pipeline.stages = sections(&cx, root, "stages")
         .into_iter()
-        .filter_map(|r| stage(r, &pipeline.plugins))
+        .filter_map(|r| stage::stage(r, &pipeline.plugins, pipeline.batch_interval, base))
         .collect();
     pipeline.sinks = sections(&cx, root, "sinks")
         .into_iter()
@@ -303,125 +303,6 @@ fn source(r: TableReader<'_, '_>, base: &Path) -> Option<SourceSpec> {
     })
 }
 
-fn stage(r: TableReader<'_, '_>, plugins: &[PluginSpec]) -> Option<StageSpec> {
-    let name = r.name();
-    let at = r.at();
-    let inputs = r.strings("input");
-    let many = r.strings("inputs");
-    let inputs = match (inputs, many) {
-        (Some((one, _)), None) => Some(one),
-        (None, Some((many, _))) if !many.is_empty() => Some(many),
-        (Some(_), Some(_)) => {
-            r.error(
-                "inputs",
-                "both `input` and `inputs` are given",
-                Some("use one of them".into()),
-            );
-            None
-        }
-        _ => {
-            r.error("input", "missing key `input`", Some("name the source or stage this stage reads, or several as `inputs = [\"a\", \"b\"]`".into()));
-            None
-        }
-    };
-    let op = r.required_string("op", &format!("one of: {}", op_names()));
-    let op = op.and_then(|(raw, _)| match Op::parse(&raw) {
-        Some(op) => Some(op),
-        None => {
-            r.error(
-                "op",
-                format!("unknown op `{raw}`"),
-                did_you_mean(&raw, Op::ALL.map(Op::name))
-                    .or_else(|| Some(format!("one of: {}", op_names()))),
-            );
-            None
-        }
-    });
-    let function = r.string("function");
-    let function = match (op, function) {
-        (Some(op), Some((raw, fat))) if op.function_kind().is_some() => {
-            function_ref(&r, &raw, fat, plugins)
-        }
-        (Some(op), Some(_)) => {
-            r.error(
-                "function",
-                format!("op `{}` calls no plugin function", op.name()),
-                Some("remove `function`".into()),
-            );
-            None
-        }
-        (Some(op), None) if op.function_kind().is_some() => {
-            r.error(
-                "function",
-                format!("op `{}` needs a `function`", op.name()),
-                Some(format!(
-                    "like function = \"myplugin::my_{}\"",
-                    op.function_kind().map_or("", |k| k.as_str())
-                )),
-            );
-            None
-        }
-        _ => None,
-    };
-    let partitions = r.integer("partitions", 1).map(|n| n as usize);
-    if let (Some(op), Some(_)) = (op, partitions)
-        && !op.takes_partitions()
-    {
-        r.error(
-            "partitions",
-            format!("op `{}` keeps the partitions it is given", op.name()),
-            Some("`partitions` applies to repartition, reduce_by_key, group_by_key and count_by_value".into()),
-        );
-    }
-    r.finish();
-    let op = op?;
-    if op.function_kind().is_some() && function.is_none() {
-        return None;
-    }
-    Some(StageSpec {
-        name,
-        inputs: inputs?,
-        op,
-        function,
-        partitions,
-        at,
-    })
-}
-
-fn op_names() -> String {
-    Op::ALL.map(Op::name).join(", ")
-}
-
-fn function_ref(
-    r: &TableReader<'_, '_>,
-    raw: &str,
-    at: Location,
-    plugins: &[PluginSpec],
-) -> Option<FunctionRef> {
-    let Some((plugin, function)) = raw
-        .split_once("::")
-        .filter(|(p, f)| !p.is_empty() && !f.is_empty())
-    else {
-        r.error(
-            "function",
-            format!("`{raw}` is not plugin::function"),
-            Some("like \"wordcount::split_words\"".into()),
-        );
-        return None;
-    };
-    if !plugins.iter().any(|p| p.name == plugin) {
-        let hint = did_you_mean(plugin, plugins.iter().map(|p| p.name.as_str()))
-            .unwrap_or_else(|| format!("declare it in a [plugins.{plugin}] section with a `path`"));
-        r.error("function", format!("unknown plugin `{plugin}`"), Some(hint));
-        return None;
-    }
-    Some(FunctionRef {
-        plugin: plugin.to_string(),
-        function: function.to_string(),
-        at,
-    })
-}
-
 fn sink(r: TableReader<'_, '_>, base: &Path) -> Option<SinkSpec> {
     let name = r.name();
     let at = r.at();
@@ -459,7 +340,7 @@ fn sink(r: TableReader<'_, '_>, base: &Path) -> Option<SinkSpec> {
 
 /// `path` relative to the pipeline file's directory `base`, with `.` and `..` folded
 /// away so that messages show `plugins/x`, not `examples/../plugins/x`.
-fn resolve(base: &Path, path: &str) -> PathBuf {
+pub(super) fn resolve(base: &Path, path: &str) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for component in base.join(path).components() {

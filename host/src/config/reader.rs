@@ -95,6 +95,17 @@ impl<'c, 'a> TableReader<'c, 'a> {
             .map_or(self.at, |item| self.cx.lines.locate(item.span()))
     }
 
+    /// Whether the table has `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.table.contains_key(key)
+    }
+
+    /// Counts `key` as read, so that [`TableReader::finish`] does not call it unknown
+    /// (it was reported some other way).
+    pub fn mark_read(&self, key: &'static str) {
+        self.read.borrow_mut().push(key);
+    }
+
     /// Reports a problem with `key`.
     pub fn error(&self, key: &str, message: impl Into<String>, hint: Option<String>) {
         self.cx

@@ -199,7 +199,7 @@ fn partitions_only_where_an_op_moves_records() {
     assert_eq!(
         found,
         [
-            "6:14: stages.a.partitions: op `union` keeps the partitions it is given [`partitions` applies to repartition, reduce_by_key, group_by_key and count_by_value]"
+            "6:14: stages.a.partitions: op `union` has no `partitions` [`partitions` applies to repartition, reduce_by_key, group_by_key, count_by_value, update_state_by_key, map_with_state, reduce_by_key_and_window, count_by_value_and_window, join, left_outer_join, right_outer_join, full_outer_join, cogroup]"
         ]
     );
 }

@@ -12,6 +12,14 @@ pub fn check(pipeline: &Pipeline, cx: &Context<'_>, root: &Table) {
     for source in &pipeline.sources {
         nodes.insert(&source.name, "source");
     }
+    let snapshots: Vec<String> = pipeline
+        .stages
+        .iter()
+        .filter_map(|s| s.snapshots_node())
+        .collect();
+    for name in &snapshots {
+        nodes.insert(name, "snapshots");
+    }
     for stage in &pipeline.stages {
         if nodes.insert(&stage.name, "stage").is_some() {
             cx.error(

@@ -10,7 +10,7 @@
 mod executor;
 mod report;
 
-pub use executor::{BatchResult, Executor, StageMetrics};
+pub use executor::{BatchResult, Executor, PendingChanges, StageMetrics};
 pub use report::{BatchReport, RunSummary};
 
 use crate::batch::{BatchInput, BatchScheduler, Clock, Shutdown};
@@ -54,6 +54,8 @@ impl Prepared {
     /// raised; then finishes the queued batches and returns the totals.
     pub fn run(mut self, clock: Arc<dyn Clock>, shutdown: Shutdown) -> anyhow::Result<RunSummary> {
         let interval_ms = self.pipeline.batch_interval.as_millis() as u64;
+        self.executor
+            .load_initial_state(&self.pipeline, clock.now_ms())?;
         let mut sources = self
             .pipeline
             .sources
@@ -101,10 +103,12 @@ impl Prepared {
             .executor
             .run(input)
             .map_err(|e| e.to_string())
-            .and_then(|result| {
+            .and_then(|(result, changes)| {
                 records_in = result.records_in.clone();
                 stages = result.stages.clone();
                 records_out = self.write_sinks(&result)?;
+                // Only a batch whose output is written changes state.
+                self.executor.commit(changes);
                 Ok(())
             });
         BatchReport {
@@ -127,6 +131,11 @@ impl Prepared {
             .zip(&self.executor.plan().sinks)
         {
             let partitions = result.outputs[node].as_deref().unwrap_or(&[]);
+            if partitions.is_empty() {
+                // No batch at this time (a window between slides): nothing to write, as
+                // Spark's output operations skip times with no RDD.
+                continue;
+            }
             sink.write(&SinkBatch {
                 time_ms: result.time_ms,
                 partitions,

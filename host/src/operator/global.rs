@@ -7,6 +7,10 @@ use sluice_sdk::wire::ReduceMode;
 
 /// `count`: the number of records in the batch (Spark's DStream.count), 0 included.
 pub fn count(input: &[Records]) -> Vec<Records> {
+    if input.is_empty() {
+        // No batch upstream at this time: no count either (an empty batch counts 0).
+        return Vec::new();
+    }
     let mut out = Records::new();
     out.push_u64(input.iter().map(|p| p.len() as u64).sum());
     vec![out]
@@ -20,6 +24,9 @@ pub fn reduce(
     input: &[Records],
     time_ms: u64,
 ) -> Result<Vec<Records>, StageError> {
+    if input.is_empty() {
+        return Ok(Vec::new());
+    }
     let whole = ReduceMode::Whole as u32;
     let partials = first_error(
         input

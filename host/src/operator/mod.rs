@@ -6,45 +6,81 @@
 //!   (reduce_by_key, group_by_key, count_by_value) or are spread evenly (repartition).
 //!   reduce_by_key combines map-side, in the guest, before anything moves.
 //! - [`global`]: the whole batch becomes one record (count, reduce).
+//! - [`stateful`]: keyed state across batches (update_state_by_key, map_with_state).
+//! - [`window`]: results over the last N batches, from per-batch partials.
+//! - [`join`]: two keyed inputs joined or co-grouped per batch.
 
 pub mod global;
+pub mod join;
 pub mod narrow;
 pub mod shuffle;
+pub mod stateful;
+pub mod window;
 
-use crate::config::{Op, StageSpec};
+use crate::config::{FunctionRef, Op, StageSpec};
 use crate::plugin::{Call, CallError, PluginVersion, Registry};
 use crate::record::Records;
 use std::sync::Arc;
 
-/// A stage ready to run: its op and, if it calls one, its plugin function.
+/// A plugin function bound to the plugin version that runs it.
+#[derive(Clone, Debug)]
+pub struct BoundFunction {
+    /// The plugin version.
+    pub plugin: Arc<PluginVersion>,
+    /// The function's name in its manifest.
+    pub function: String,
+}
+
+/// A stage ready to run: its op, settings, and the plugin functions it calls.
 #[derive(Clone, Debug)]
 pub struct StageRuntime {
     /// The stage's name.
     pub name: String,
     /// Its op.
     pub op: Op,
-    /// The plugin and function it calls.
-    pub function: Option<(Arc<PluginVersion>, String)>,
-    /// Output partitions, for ops that shuffle.
+    /// `function`.
+    pub function: Option<BoundFunction>,
+    /// `inverse_function` (reduce_by_key_and_window, incremental mode).
+    pub inverse: Option<BoundFunction>,
+    /// `filter_function` (reduce_by_key_and_window).
+    pub filter: Option<BoundFunction>,
+    /// Output partitions, for ops that hash keys.
     pub partitions: usize,
+    /// `window` and `slide`, in milliseconds, for window ops.
+    pub window: Option<(u64, u64)>,
+    /// `timeout` in milliseconds, for map_with_state.
+    pub timeout_ms: Option<u64>,
+    /// Whether map_with_state also outputs its state snapshots.
+    pub snapshots: bool,
 }
 
 impl StageRuntime {
-    /// Resolves `spec`'s function in `registry`, which has checked that it exists.
+    /// Binds `spec`'s functions to the plugins in `registry`, which has checked them.
     pub fn new(spec: &StageSpec, registry: &Registry, default_partitions: usize) -> Self {
-        let function = spec.function.as_ref().and_then(|f| {
-            let plugin = registry.get(&f.plugin)?;
-            Some((plugin.clone(), f.function.clone()))
-        });
+        let bind = |f: Option<&FunctionRef>| {
+            f.and_then(|f| {
+                Some(BoundFunction {
+                    plugin: registry.get(&f.plugin)?.clone(),
+                    function: f.function.clone(),
+                })
+            })
+        };
         StageRuntime {
             name: spec.name.clone(),
             op: spec.op,
-            function,
+            function: bind(spec.function.as_ref()),
+            inverse: bind(spec.inverse.as_ref()),
+            filter: bind(spec.filter.as_ref()),
             partitions: spec.partitions.unwrap_or(default_partitions),
+            window: spec
+                .window
+                .map(|w| (w.length.as_millis() as u64, w.slide.as_millis() as u64)),
+            timeout_ms: spec.timeout.map(|t| t.as_millis() as u64),
+            snapshots: spec.state_snapshots,
         }
     }
 
-    /// Calls the stage's plugin function on one partition.
+    /// Calls the stage's `function` on one partition.
     pub fn call(
         &self,
         input: &Records,
@@ -52,21 +88,50 @@ impl StageRuntime {
         time_ms: u64,
         partition: usize,
     ) -> Result<Records, StageError> {
-        let (plugin, function) = self.function.as_ref().ok_or_else(|| {
+        self.call_bound(self.function.as_ref(), input, mode, time_ms, partition)
+    }
+
+    /// Calls one of the stage's functions on one partition.
+    pub fn call_bound(
+        &self,
+        bound: Option<&BoundFunction>,
+        input: &Records,
+        mode: u32,
+        time_ms: u64,
+        partition: usize,
+    ) -> Result<Records, StageError> {
+        let bound = bound.ok_or_else(|| {
             self.error(
                 Some(partition),
-                StageFailure::Data("stage has no function".into()),
+                StageFailure::Data("stage has no such function".into()),
             )
         })?;
         let call = Call {
-            function,
+            function: &bound.function,
             mode,
             batch_time_ms: time_ms as i64,
             partition: partition as u32,
         };
-        plugin
+        bound
+            .plugin
             .call(&call, input)
             .map_err(|e| self.error(Some(partition), StageFailure::Call(e)))
+    }
+
+    /// A stage with no functions, for tests of host-only ops.
+    #[cfg(test)]
+    pub fn bare(op: Op, partitions: usize) -> Self {
+        StageRuntime {
+            name: "s".into(),
+            op,
+            function: None,
+            inverse: None,
+            filter: None,
+            partitions,
+            window: None,
+            timeout_ms: None,
+            snapshots: false,
+        }
     }
 
     /// An error of this stage.
@@ -76,6 +141,14 @@ impl StageRuntime {
             partition,
             failure: Box::new(failure),
         }
+    }
+
+    /// An error about the shape of a plugin's output (an ABI violation).
+    pub fn bad_output(&self, partition: usize, what: impl std::fmt::Display) -> StageError {
+        self.error(
+            Some(partition),
+            StageFailure::Data(format!("plugin output does not fit the op: {what}")),
+        )
     }
 }
 

@@ -15,10 +15,10 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use xxhash_rust::xxh3::Xxh3Default;
 
-type BytesMap<'a, V> = HashMap<&'a [u8], V, BuildHasherDefault<Xxh3Default>>;
+pub(crate) type BytesMap<'a, V> = HashMap<&'a [u8], V, BuildHasherDefault<Xxh3Default>>;
 
 /// Keys with their values, as encoded bytes.
-type Groups<'a> = Vec<(&'a [u8], Vec<&'a [u8]>)>;
+pub(crate) type Groups<'a> = Vec<(&'a [u8], Vec<&'a [u8]>)>;
 
 /// Runs a shuffle stage over a batch's partitions.
 pub fn run(
@@ -26,6 +26,10 @@ pub fn run(
     input: &[Records],
     time_ms: u64,
 ) -> Result<Vec<Records>, StageError> {
+    if input.is_empty() {
+        // No batch upstream at this time (a window between slides): none here either.
+        return Ok(Vec::new());
+    }
     match stage.op {
         Op::ReduceByKey => reduce_by_key(stage, input, time_ms),
         Op::GroupByKey => group_by_key(stage, input),
@@ -36,7 +40,7 @@ pub fn run(
 }
 
 /// Spreads pairs over `n` buckets by their key's hash.
-fn bucket_pairs(
+pub(crate) fn bucket_pairs(
     stage: &StageRuntime,
     records: &Records,
     n: usize,
@@ -50,7 +54,7 @@ fn bucket_pairs(
     Ok(buckets)
 }
 
-fn not_a_pair(
+pub(crate) fn not_a_pair(
     stage: &StageRuntime,
     partition: usize,
     index: usize,
@@ -65,15 +69,29 @@ fn not_a_pair(
     )
 }
 
+/// Moves every pair to the partition, of `stage.partitions`, that owns its key.
+pub(crate) fn shuffle_pairs(
+    stage: &StageRuntime,
+    input: &[Records],
+) -> Result<Vec<Records>, StageError> {
+    let n = stage.partitions;
+    let buckets = input
+        .par_iter()
+        .enumerate()
+        .map(|(p, part)| bucket_pairs(stage, part, n, p))
+        .collect();
+    Ok(exchange(first_error(buckets)?, n))
+}
+
 /// Bucket `j` of every map side, together.
-fn exchange(buckets: Vec<Vec<Records>>, n: usize) -> Vec<Records> {
+pub(crate) fn exchange(buckets: Vec<Vec<Records>>, n: usize) -> Vec<Records> {
     (0..n)
         .into_par_iter()
         .map(|j| Records::concat(buckets.iter().map(|b| &b[j])))
         .collect()
 }
 
-fn reduce_by_key(
+pub(crate) fn reduce_by_key(
     stage: &StageRuntime,
     input: &[Records],
     time_ms: u64,
@@ -112,7 +130,7 @@ fn reduce_by_key(
 }
 
 /// Keys in first-seen order with the values of each, as encoded bytes.
-fn group<'a>(records: &'a Records) -> Result<Groups<'a>, (usize, wire::WireError)> {
+pub(crate) fn group<'a>(records: &'a Records) -> Result<Groups<'a>, (usize, wire::WireError)> {
     let mut slots: BytesMap<'a, usize> = BytesMap::default();
     let mut groups: Groups<'a> = Vec::new();
     for (i, record) in records.iter().enumerate() {
@@ -160,7 +178,7 @@ fn group_by_key(stage: &StageRuntime, input: &[Records]) -> Result<Vec<Records>,
 
 /// Counts per distinct record (or key) in first-seen order: the map side counts whole
 /// records, the reduce side sums the counts of `[record, count]` pairs.
-fn count_values<'a>(pairs: impl Iterator<Item = (&'a [u8], u64)>) -> Records {
+pub(crate) fn count_values<'a>(pairs: impl Iterator<Item = (&'a [u8], u64)>) -> Records {
     let mut slots: BytesMap<'a, usize> = BytesMap::default();
     let mut counts: Vec<(&[u8], u64)> = Vec::new();
     for (value, n) in pairs {
@@ -182,7 +200,10 @@ fn count_values<'a>(pairs: impl Iterator<Item = (&'a [u8], u64)>) -> Records {
     out
 }
 
-fn count_by_value(stage: &StageRuntime, input: &[Records]) -> Result<Vec<Records>, StageError> {
+pub(crate) fn count_by_value(
+    stage: &StageRuntime,
+    input: &[Records],
+) -> Result<Vec<Records>, StageError> {
     let n = stage.partitions;
     let map_side = input
         .par_iter()
@@ -234,12 +255,7 @@ mod tests {
     use super::*;
 
     fn stage(op: Op, partitions: usize) -> StageRuntime {
-        StageRuntime {
-            name: "s".into(),
-            op,
-            function: None,
-            partitions,
-        }
+        StageRuntime::bare(op, partitions)
     }
 
     fn pairs(items: &[(&str, u64)]) -> Records {

@@ -52,11 +52,12 @@ impl Registry {
 
     fn check(&self, pipeline: &Pipeline) -> Result<(), Diagnostics> {
         let mut diagnostics = Diagnostics::new(&pipeline.file);
-        for stage in &pipeline.stages {
-            let (Some(function), Some(kind)) = (&stage.function, stage.op.function_kind()) else {
-                continue;
-            };
-            let key = format!("stages.{}.function", stage.name);
+        for (stage, (field, function, kind)) in pipeline
+            .stages
+            .iter()
+            .flat_map(|s| s.functions().map(move |f| (s, f)))
+        {
+            let key = format!("stages.{}.{field}", stage.name);
             let Some(plugin) = self.plugins.get(&function.plugin) else {
                 continue;
             };
@@ -90,7 +91,7 @@ impl Registry {
                     function.at,
                     &key,
                     format!(
-                        "`{function}` is a {} function, but op `{}` needs a {kind} function",
+                        "`{function}` is a {} function, but `{field}` of op `{}` needs a {kind} function",
                         entry.kind,
                         stage.op.name()
                     ),

@@ -1,7 +1,10 @@
 // Every kind of plugin function, in the shapes a plugin author writes them.
 
 use serde::{Deserialize, Serialize};
-use sluice_sdk::{filter, flat_map, map, map_partition, reduce};
+use sluice_sdk::{
+    BatchContext, State, filter, flat_map, inverse_reduce, map, map_partition, map_with_state,
+    reduce, transform, update_state,
+};
 use std::num::ParseIntError;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -85,6 +88,15 @@ fn total(counts: Vec<u64>) -> Result<Option<u64>, String> {
         .ok_or_else(|| "overflow".to_string())
 }
 
+// The whole partition with the batch's time and partition.
+#[transform]
+fn stamp(lines: Vec<&str>, context: BatchContext) -> Vec<(i64, String)> {
+    lines
+        .into_iter()
+        .map(|line| (context.batch_time_ms, line.to_uppercase()))
+        .collect()
+}
+
 // An associative combine.
 #[reduce]
 fn sum(a: u64, b: u64) -> u64 {
@@ -95,6 +107,29 @@ fn sum(a: u64, b: u64) -> u64 {
 #[reduce]
 fn busiest(a: Request, b: Request) -> Request {
     if b.status > a.status { b } else { a }
+}
+
+// Its inverse, for windows that take old batches back out.
+#[inverse_reduce]
+fn subtract(a: u64, b: u64) -> u64 {
+    a - b
+}
+
+// A running total per key.
+#[update_state]
+fn running_total(word: &str, counts: Vec<u64>, total: Option<u64>) -> Option<u64> {
+    let _ = word;
+    Some(total.unwrap_or(0) + counts.iter().sum::<u64>())
+}
+
+// Each value numbered with how many the key has seen.
+#[map_with_state]
+fn number(word: &str, value: Option<u64>, seen: &mut State<u64>) -> (String, u64) {
+    let n = seen.get().copied().unwrap_or(0) + value.map_or(0, |_| 1);
+    if !seen.is_timing_out() {
+        seen.update(n);
+    }
+    (word.to_string(), n)
 }
 
 fn main() {
@@ -115,6 +150,16 @@ fn main() {
     assert_eq!(distinct(vec!["b", "a", "b"]).into_iter().count(), 2);
     assert_eq!(total(vec![1, 2]), Ok(Some(3)));
     assert_eq!(sum(2, 3), 5);
+    assert_eq!(subtract(5, 3), 2);
+    let context = BatchContext {
+        batch_time_ms: 7,
+        partition: 0,
+    };
+    assert_eq!(stamp(vec!["a"], context), [(7, "A".to_string())]);
+    assert_eq!(running_total("a", vec![1, 2], Some(3)), Some(6));
+    let mut seen = State::new(None);
+    assert_eq!(number("a", Some(9), &mut seen), ("a".to_string(), 1));
+    assert_eq!(seen.into_inner(), Some(1));
     let quiet = Request {
         path: "/a".into(),
         status: 200,
