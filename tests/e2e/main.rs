@@ -12,4 +12,5 @@ mod failures;
 mod operators;
 mod pipeline_file;
 mod socket;
+mod stateful;
 mod stdin;

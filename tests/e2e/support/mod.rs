@@ -63,6 +63,9 @@ pub fn sluice_bin() -> &'static Path {
     })
 }
 
+/// The plugin crates the tests use: examples and fixtures.
+const PLUGINS: [&str; 5] = ["wordcount", "logstats", "faulty", "ops", "keyed"];
+
 /// The compiled `.wasm` of a plugin crate of this workspace (example or fixture), all
 /// built once per test run.
 pub fn plugin_wasm(name: &str) -> PathBuf {
@@ -70,16 +73,7 @@ pub fn plugin_wasm(name: &str) -> PathBuf {
     let dir = BUILT.get_or_init(|| {
         let status = cargo()
             .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
-            .args([
-                "-p",
-                "wordcount",
-                "-p",
-                "logstats",
-                "-p",
-                "faulty",
-                "-p",
-                "ops",
-            ])
+            .args(PLUGINS.iter().flat_map(|p| ["-p", p]))
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the plugins for wasm failed");

@@ -124,6 +124,16 @@ impl Sluice {
             .1
     }
 
+    /// Waits until some log line satisfies `want`, and returns it.
+    pub fn wait_for_log_where(&mut self, want: &dyn Fn(&str) -> bool, what: &str) -> String {
+        self.wait_for_log_from(0, want, what).1
+    }
+
+    /// Everything logged so far.
+    pub fn log_so_far(&self) -> String {
+        self.stderr.text()
+    }
+
     fn wait_for_log_from(
         &mut self,
         from: usize,
