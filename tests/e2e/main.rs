@@ -8,6 +8,7 @@ mod support;
 
 mod demo;
 mod directory;
+mod examples;
 mod failures;
 mod operators;
 mod pipeline_file;

@@ -281,8 +281,11 @@ fn sorted(values: Vec<Value>) -> Vec<String> {
 }
 
 /// The references: what each sink must hold for each batch (`None`: nothing).
-fn expected(batches: &[Batch]) -> BTreeMap<&'static str, Vec<(u64, Option<Vec<String>>)>> {
-    let mut expected: BTreeMap<&'static str, Vec<(u64, Option<Vec<String>>)>> = BTreeMap::new();
+/// Per sink, per batch time, the records expected (sorted JSON), or `None` for none.
+type Expected = BTreeMap<&'static str, Vec<(u64, Option<Vec<String>>)>>;
+
+fn expected(batches: &[Batch]) -> Expected {
+    let mut expected = Expected::new();
     let mut put = |sink: &'static str, time: u64, values: Option<Vec<Value>>| {
         expected
             .entry(sink)

@@ -129,6 +129,23 @@ impl Sluice {
         self.wait_for_log_from(0, want, what).1
     }
 
+    /// Everything printed on stdout so far.
+    pub fn stdout_so_far(&self) -> String {
+        self.stdout.text()
+    }
+
+    /// Waits for the next batch log line, after the last one waited for, that
+    /// satisfies `want`; returns it.
+    pub fn wait_for_batch(&mut self, want: &dyn Fn(&str) -> bool, what: &str) -> String {
+        let (i, line) = self.wait_for_log_from(
+            self.batch_cursor,
+            &|l| records_in(l).is_some() && want(l),
+            what,
+        );
+        self.batch_cursor = i + 1;
+        line
+    }
+
     /// Everything logged so far.
     pub fn log_so_far(&self) -> String {
         self.stderr.text()
