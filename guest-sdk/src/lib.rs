@@ -76,6 +76,6 @@ pub use log;
 
 #[cfg(feature = "guest")]
 pub use sluice_sdk_macros::{
-    filter, flat_map, inverse_reduce, map, map_partition, map_with_state, reduce, transform,
-    update_state,
+    filter, flat_map, inverse_reduce, map, map_partition, map_with_state, migrate_state, reduce,
+    transform, update_state,
 };

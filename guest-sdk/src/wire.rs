@@ -53,11 +53,14 @@ pub enum Kind {
     MapWithState,
     /// A whole partition and the batch's context in, any number of records out.
     Transform,
+    /// A key's state turned from an older version's encoding into this version's, run
+    /// once per key when the plugin is swapped in.
+    MigrateState,
 }
 
 impl Kind {
     /// Every kind, in the order the documentation lists them.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Map,
         Kind::FlatMap,
         Kind::Filter,
@@ -67,6 +70,7 @@ impl Kind {
         Kind::UpdateState,
         Kind::MapWithState,
         Kind::Transform,
+        Kind::MigrateState,
     ];
 
     /// The kind's name as written in attributes, manifests and pipeline files.
@@ -81,6 +85,7 @@ impl Kind {
             Kind::UpdateState => "update_state",
             Kind::MapWithState => "map_with_state",
             Kind::Transform => "transform",
+            Kind::MigrateState => "migrate_state",
         }
     }
 

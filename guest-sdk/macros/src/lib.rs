@@ -32,6 +32,7 @@ enum Kind {
     InverseReduce,
     UpdateState,
     MapWithState,
+    MigrateState,
 }
 
 impl Kind {
@@ -46,6 +47,7 @@ impl Kind {
             Kind::InverseReduce => "inverse_reduce",
             Kind::UpdateState => "update_state",
             Kind::MapWithState => "map_with_state",
+            Kind::MigrateState => "migrate_state",
         }
     }
 
@@ -59,6 +61,7 @@ impl Kind {
             Kind::Reduce | Kind::InverseReduce => "fn(V, V) -> V",
             Kind::UpdateState => "fn(&K, Vec<V>, Option<S>) -> Option<S>",
             Kind::MapWithState => "fn(&K, Option<V>, &mut State<S>) -> Output",
+            Kind::MigrateState => "fn(OldState) -> NewState",
         }
     }
 }
@@ -115,6 +118,14 @@ pub fn inverse_reduce(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn update_state(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::UpdateState, attr, item)
+}
+
+/// Turns a key's state from an older version's encoding into this version's, once per
+/// key when the plugin replaces a running version: `fn(OldState) -> NewState`. States
+/// already in the new encoding are left alone, so it is safe to keep in later versions.
+#[proc_macro_attribute]
+pub fn migrate_state(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::MigrateState, attr, item)
 }
 
 /// A record mapped with its key's state, for `map_with_state`:
@@ -294,6 +305,11 @@ fn loop_call(
             "map_with_state",
             quote!(#decode, #(#parts,)* #out, _),
             quote!(|key, value, state| #mapped),
+        ),
+        Kind::MigrateState => (
+            "migrate_state",
+            quote!(#decode, #(#parts,)* _),
+            quote!(|old| #name(old)),
         ),
     };
     let function = format_ident!("{}", function, span = span);

@@ -87,6 +87,7 @@ pub fn check(kind: Kind, sig: &Signature) -> syn::Result<Checked> {
         Kind::Transform => (2, "two parameters (the partition and its `BatchContext`)"),
         Kind::UpdateState => (3, "three parameters (the key, its values and its state)"),
         Kind::MapWithState => (3, "three parameters (the key, a value and the key's state)"),
+        Kind::MigrateState => (1, "one parameter (a state in the old encoding)"),
         Kind::Map | Kind::FlatMap | Kind::Filter | Kind::MapPartition => (1, "one parameter"),
     };
     if types.len() != wanted {
@@ -172,6 +173,21 @@ pub fn check(kind: Kind, sig: &Signature) -> syn::Result<Checked> {
             let keyed = crate::stateful::check(kind, &types, output, &expected())?;
             parts = keyed.parts;
             keyed.key
+        }
+        Kind::MigrateState => {
+            if let Type::Reference(reference) = types[0] {
+                return Err(reference.error(format!(
+                    "`#[migrate_state]` takes the old state by value; {}",
+                    expected()
+                )));
+            }
+            no_static_borrow(types[0], &expected())?;
+            no_static_borrow(output, &expected())?;
+            parts = vec![without_lifetimes(output)];
+            Input {
+                decode: without_lifetimes(types[0]),
+                pass: Arg::Value,
+            }
         }
     };
     let returns = match kind {

@@ -21,7 +21,7 @@ pub use kinds::{
     try_map_partition, try_transform,
 };
 pub use output::Output;
-pub use stateful::{inverse_reduce, map_with_state, update_state};
+pub use stateful::{inverse_reduce, map_with_state, migrate_state, update_state};
 
 use crate::context::{self, BatchContext};
 use crate::wire;

@@ -34,6 +34,14 @@ impl<'b> Output<'b> {
         self.count += 1;
     }
 
+    /// Appends a `[key, value]` pair whose parts are both already encoded.
+    pub fn push_raw_pair(&mut self, key: &[u8], value: &[u8]) {
+        self.buf.push(0x92);
+        self.buf.extend_from_slice(key);
+        self.buf.extend_from_slice(value);
+        self.count += 1;
+    }
+
     /// Appends a `[key, value]` pair whose key is already encoded.
     pub fn push_pair<V: Serialize + ?Sized>(
         &mut self,

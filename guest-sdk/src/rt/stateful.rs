@@ -10,6 +10,39 @@ use serde::{Deserialize, Serialize};
 const UPDATE_STATE_ITEM: &str = "a [key, [values], state or nil] item";
 const MAP_WITH_STATE_ITEM: &str = "a [key, [values], state or nil, timing_out] item";
 const INVERSE_REDUCE_ITEM: &str = "a [key, value, [values]] item";
+const MIGRATE_STATE_ITEM: &str = "a [key, state] item";
+
+/// `#[migrate_state]`: each `[key, state]` in the old encoding becomes `[key, state]` in
+/// the new one. A state that does not decode as the old type but does as the new one is
+/// already migrated and passes through unchanged, so migrating twice changes nothing.
+pub fn migrate_state<'a, O, N, F>(
+    input: &mut Input<'a>,
+    out: &mut Output<'_>,
+    mut f: F,
+) -> Result<(), String>
+where
+    O: Deserialize<'a>,
+    N: Deserialize<'a> + Serialize,
+    F: FnMut(O) -> N,
+{
+    while let Some(item) = input.next_item::<2>(MIGRATE_STATE_ITEM) {
+        let [raw_key, raw_state] = item?;
+        match rmp_serde::from_slice::<O>(raw_state) {
+            Ok(old) => out
+                .push_pair(raw_key, &f(old))
+                .map_err(|e| input.error(e))?,
+            Err(old) => match rmp_serde::from_slice::<N>(raw_state) {
+                Ok(_) => out.push_raw_pair(raw_key, raw_state),
+                Err(new) => {
+                    return Err(input.error(format!(
+                        "state decodes neither as the old type ({old}) nor as the new one ({new})"
+                    )));
+                }
+            },
+        }
+    }
+    Ok(())
+}
 
 /// `#[update_state]`: each key's new state (`None` removes it) from its old state and the
 /// batch's values. One `[key, state or nil]` out per `[key, [values], state or nil]` in.
@@ -336,5 +369,35 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.starts_with("record 0: "), "{err}");
+    }
+
+    #[test]
+    fn migrate_state_converts_old_states_and_passes_new_ones_through() {
+        #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct Total {
+            count: u64,
+        }
+        let old = rmp_serde::to_vec(&("a", 3u64)).unwrap();
+        let new = rmp_serde::to_vec_named(&("b", Total { count: 5 })).unwrap();
+        let mut input = vec![0x92];
+        input.extend(&old);
+        input.extend(&new);
+        let out = call_native(&input, |i, o| {
+            migrate_state::<u64, Total, _>(i, o, |n| Total { count: n })
+        })
+        .unwrap();
+        assert_eq!(
+            decode::<(String, Total)>(&out),
+            [
+                ("a".into(), Total { count: 3 }),
+                ("b".into(), Total { count: 5 })
+            ]
+        );
+        let junk = rmp_serde::to_vec(&vec![("c", "neither")]).unwrap();
+        let err = call_native(&junk, |i, o| {
+            migrate_state::<u64, Total, _>(i, o, |n| Total { count: n })
+        })
+        .unwrap_err();
+        assert!(err.starts_with("record 0: state decodes neither"), "{err}");
     }
 }

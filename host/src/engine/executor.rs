@@ -8,10 +8,12 @@ use crate::operator::{
     StageError, StageRuntime, first_error, global, join, shuffle, stateful, window,
 };
 use crate::plan::{NodeId, NodeKind, Plan, Step};
-use crate::plugin::Registry;
+use crate::plugin::{PluginVersion, Registry};
 use crate::record::Records;
 use crate::state::{KeyedState, StageChange, StageState, WindowState, load_initial_state};
 use rayon::prelude::*;
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What one stage did in one batch, over all partitions.
@@ -19,21 +21,33 @@ use std::time::{Duration, Instant};
 pub struct StageMetrics {
     /// The stage's name.
     pub name: String,
+    /// Records it was given.
+    pub records_in: u64,
     /// Records it emitted.
     pub records_out: u64,
     /// Time spent in it, summed over partitions.
     pub time: Duration,
 }
 
+/// A batch's input, read from every source and split into partitions. Kept until the
+/// batch has succeeded, so that it can be run again (after a plugin is rolled back).
+#[derive(Debug)]
+pub struct Materialized {
+    /// The batch time.
+    pub time_ms: u64,
+    /// Per source, in pipeline order, its partitions.
+    pub sources: Vec<Vec<Records>>,
+}
+
 /// A batch that ran to the end of its last step.
 #[derive(Debug)]
-pub struct BatchResult {
+pub struct BatchResult<'a> {
     /// The batch time.
     pub time_ms: u64,
     /// Records read per source, in pipeline order.
     pub records_in: Vec<u64>,
     /// Outputs of the nodes sinks read, by node id.
-    pub outputs: Vec<Option<Vec<Records>>>,
+    pub outputs: Vec<Option<Cow<'a, [Records]>>>,
     /// Per stage, in pipeline order.
     pub stages: Vec<StageMetrics>,
 }
@@ -117,6 +131,42 @@ impl Executor {
         &self.states[index]
     }
 
+    /// Reads every source's share of a batch into partitions, sources in parallel.
+    pub fn materialize(&self, input: BatchInput) -> Materialized {
+        Materialized {
+            time_ms: input.time_ms,
+            sources: input
+                .sources
+                .into_par_iter()
+                .map(|b| b.materialize(self.partitions))
+                .collect(),
+        }
+    }
+
+    /// Makes every stage that calls plugin `name` call `version` from the next batch on.
+    pub fn rebind(&mut self, name: &str, version: &Arc<PluginVersion>) {
+        for stage in &mut self.stages {
+            for bound in [&mut stage.function, &mut stage.inverse, &mut stage.filter]
+                .into_iter()
+                .flatten()
+            {
+                if bound.plugin.name() == name {
+                    bound.plugin = version.clone();
+                }
+            }
+        }
+    }
+
+    /// The stages, in pipeline order.
+    pub fn stages(&self) -> &[StageRuntime] {
+        &self.stages
+    }
+
+    /// Replaces the state of the stage at `index`, returning the old one.
+    pub fn replace_state(&mut self, index: usize, state: StageState) -> StageState {
+        std::mem::replace(&mut self.states[index], state)
+    }
+
     /// The plan batches run.
     pub fn plan(&self) -> &Plan {
         &self.plan
@@ -139,20 +189,18 @@ impl Executor {
     /// Runs one batch. The first failure (in step order, then partition order) fails
     /// the whole batch: its outputs are all or nothing, and state changes come back
     /// separately, to be committed only once the output is written.
-    pub fn run(&self, input: BatchInput) -> Result<(BatchResult, PendingChanges), StageError> {
+    pub fn run<'a>(
+        &self,
+        batch: &'a Materialized,
+    ) -> Result<(BatchResult<'a>, PendingChanges), StageError> {
         let mut pending = PendingChanges::default();
-        let time_ms = input.time_ms;
-        let mut outputs: Vec<Option<Vec<Records>>> = vec![None; self.plan.nodes.len()];
+        let time_ms = batch.time_ms;
+        let mut outputs: Vec<Option<Cow<'a, [Records]>>> = vec![None; self.plan.nodes.len()];
         let mut unread: Vec<usize> = self.plan.nodes.iter().map(|n| n.readers).collect();
-        let mut records_in = Vec::with_capacity(input.sources.len());
-        let sources: Vec<Vec<Records>> = input
-            .sources
-            .into_par_iter()
-            .map(|batch| batch.materialize(self.partitions))
-            .collect();
-        for (i, parts) in sources.into_iter().enumerate() {
+        let mut records_in = Vec::with_capacity(batch.sources.len());
+        for (i, parts) in batch.sources.iter().enumerate() {
             records_in.push(parts.iter().map(|p| p.len() as u64).sum());
-            outputs[i] = Some(parts);
+            outputs[i] = Some(Cow::Borrowed(parts.as_slice()));
         }
         let mut metrics: Vec<StageMetrics> = self
             .stages
@@ -182,6 +230,11 @@ impl Executor {
                     let index = self.stage_index(*node);
                     let wide = self.wide(index, &inputs, time_ms)?;
                     let m = &mut metrics[index];
+                    m.records_in = inputs
+                        .iter()
+                        .flat_map(|i| i.iter())
+                        .map(|p| p.len() as u64)
+                        .sum();
                     m.records_out = wide.output.iter().map(|p| p.len() as u64).sum();
                     m.time = started.elapsed();
                     snapshots = self.plan.snapshots[*node].zip(wide.snapshots);
@@ -193,7 +246,7 @@ impl Executor {
             };
             drop(inputs);
             if let Some((id, records)) = snapshots {
-                outputs[id] = Some(records);
+                outputs[id] = Some(Cow::Owned(records));
             }
             for input in self.plan.nodes[head].inputs.clone() {
                 unread[input] -= 1;
@@ -201,7 +254,7 @@ impl Executor {
                     outputs[input] = None;
                 }
             }
-            outputs[last] = Some(result);
+            outputs[last] = Some(Cow::Owned(result));
         }
         for (node, output) in outputs.iter_mut().enumerate() {
             if !self.sink_nodes[node] {
@@ -282,6 +335,7 @@ impl Executor {
         for (records, work) in done {
             for (&node, w) in chain.iter().zip(work) {
                 let m = &mut metrics[self.stage_index(node)];
+                m.records_in += w.records_in;
                 m.records_out += w.records_out;
                 m.time += w.time;
             }

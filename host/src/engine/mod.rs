@@ -9,8 +9,9 @@
 
 mod executor;
 mod report;
+mod swapping;
 
-pub use executor::{BatchResult, Executor, PendingChanges, StageMetrics};
+pub use executor::{BatchResult, Executor, Materialized, PendingChanges, StageMetrics};
 pub use report::{BatchReport, RunSummary};
 
 use crate::batch::{BatchInput, BatchScheduler, Clock, Shutdown};
@@ -18,23 +19,29 @@ use crate::config::Pipeline;
 use crate::plugin::{Registry, Runtime};
 use crate::sink::{self, Sink, SinkBatch};
 use crate::source;
+use crate::swap::{HotSwap, WatchMode};
 use anyhow::Context as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use swapping::Probation;
 
 /// Everything a pipeline needs to run, opened and checked.
 pub struct Prepared {
     pipeline: Pipeline,
     executor: Executor,
     sinks: Vec<Box<dyn Sink>>,
-    _runtime: Runtime,
+    registry: Registry,
+    runtime: Arc<Runtime>,
+    hot_swap: Option<HotSwap>,
+    /// Versions swapped in that have not yet completed a batch.
+    probations: Vec<Probation>,
 }
 
 impl Prepared {
     /// Loads and checks every plugin, plans the pipeline and opens its sinks. Nothing
     /// is read yet: a pipeline that fails here has consumed no input.
     pub fn new(pipeline: Pipeline) -> anyhow::Result<Self> {
-        let runtime = Runtime::new().context("cannot start the WebAssembly runtime")?;
+        let runtime = Arc::new(Runtime::new().context("cannot start the WebAssembly runtime")?);
         let registry = Registry::load(&pipeline, &runtime)?;
         let executor = Executor::new(&pipeline, &registry);
         let sinks = pipeline
@@ -46,8 +53,22 @@ impl Prepared {
             pipeline,
             executor,
             sinks,
-            _runtime: runtime,
+            registry,
+            runtime,
+            hot_swap: None,
+            probations: Vec::new(),
         })
+    }
+
+    /// Watches the pipeline's plugins and swaps in new versions while it runs.
+    pub fn watch(&mut self, mode: WatchMode) -> anyhow::Result<()> {
+        self.hot_swap = Some(HotSwap::start(
+            &self.pipeline,
+            self.runtime.clone(),
+            &self.registry,
+            mode,
+        )?);
+        Ok(())
     }
 
     /// Opens the sources and runs batches until the sources end or `shutdown` is
@@ -84,6 +105,8 @@ impl Prepared {
         );
         let mut summary = RunSummary::default();
         for input in queue {
+            // Between two batches: the only place a plugin version changes.
+            self.apply_swaps();
             let report = self.process(input, &*clock);
             report.log();
             summary.add(&report);
@@ -96,33 +119,50 @@ impl Prepared {
         let time_ms = input.time_ms;
         let scheduling_delay = Duration::from_millis(clock.now_ms().saturating_sub(time_ms));
         let started = Instant::now();
-        let mut records_in = vec![0; self.pipeline.sources.len()];
-        let mut stages = Vec::new();
-        let mut records_out = 0;
-        let outcome = self
-            .executor
-            .run(input)
-            .map_err(|e| e.to_string())
-            .and_then(|(result, changes)| {
-                records_in = result.records_in.clone();
-                stages = result.stages.clone();
-                records_out = self.write_sinks(&result)?;
-                // Only a batch whose output is written changes state.
-                self.executor.commit(changes);
-                Ok(())
-            });
-        BatchReport {
+        let batch = self.executor.materialize(input);
+        let mut report = BatchReport {
             time_ms,
-            records_in,
-            records_out,
+            records_in: batch
+                .sources
+                .iter()
+                .map(|parts| parts.iter().map(|p| p.len() as u64).sum())
+                .collect(),
+            records_out: 0,
             scheduling_delay,
-            processing_time: started.elapsed(),
-            stages,
-            error: outcome.err(),
+            processing_time: Duration::ZERO,
+            stages: Vec::new(),
+            versions: Vec::new(),
+            error: None,
+        };
+        loop {
+            report.versions = self.registry.versions();
+            match self.executor.run(&batch) {
+                Ok((result, changes)) => {
+                    report.stages = result.stages.clone();
+                    match self.write_sinks(&result, &report.versions) {
+                        Ok(written) => {
+                            report.records_out = written;
+                            // Only a batch whose output is written changes state.
+                            self.executor.commit(changes);
+                            self.end_proven_probations(&report.stages);
+                        }
+                        Err(e) => report.error = Some(e),
+                    }
+                }
+                Err(e) if self.rolls_back(&e, time_ms) => continue,
+                Err(e) => report.error = Some(e.to_string()),
+            }
+            break;
         }
+        report.processing_time = started.elapsed();
+        report
     }
 
-    fn write_sinks(&mut self, result: &BatchResult) -> Result<u64, String> {
+    fn write_sinks(
+        &mut self,
+        result: &BatchResult<'_>,
+        versions: &[(String, String)],
+    ) -> Result<u64, String> {
         let mut written = 0;
         for ((sink, spec), &node) in self
             .sinks
@@ -139,6 +179,7 @@ impl Prepared {
             sink.write(&SinkBatch {
                 time_ms: result.time_ms,
                 partitions,
+                versions,
             })
             .map_err(|e| format!("sink `{}`: {e:#}", spec.name))?;
             written += partitions.iter().map(|p| p.len() as u64).sum::<u64>();

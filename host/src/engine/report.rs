@@ -19,6 +19,8 @@ pub struct BatchReport {
     pub processing_time: Duration,
     /// Per stage.
     pub stages: Vec<StageMetrics>,
+    /// The plugin versions the batch ran: (plugin, content hash), by name.
+    pub versions: Vec<(String, String)>,
     /// Why the batch failed, if it did.
     pub error: Option<String>,
 }
@@ -34,17 +36,27 @@ impl BatchReport {
         self.records_in.iter().sum()
     }
 
+    /// The plugin versions, as `name@hash` separated by spaces.
+    pub fn lineage(&self) -> String {
+        self.versions
+            .iter()
+            .map(|(name, hash)| format!("{name}@{hash}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// The log line for the batch.
     pub fn log(&self) {
         match &self.error {
             None => tracing::info!(
-                "batch {}: {} records in, {} out; processing {} ms, scheduling delay {} ms, total delay {} ms",
+                "batch {}: {} records in, {} out; processing {} ms, scheduling delay {} ms, total delay {} ms; plugins {}",
                 self.time_ms,
                 self.total_in(),
                 self.records_out,
                 self.processing_time.as_millis(),
                 self.scheduling_delay.as_millis(),
                 self.total_delay().as_millis(),
+                self.lineage(),
             ),
             Some(error) => tracing::error!("batch {} failed: {error}", self.time_ms),
         }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 /// What one stage did on one partition.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StageWork {
+    /// Records the stage was given.
+    pub records_in: u64,
     /// Records the stage emitted.
     pub records_out: u64,
     /// Time spent in the stage.
@@ -27,10 +29,12 @@ pub fn run_chain(
     let mut work = Vec::with_capacity(chain.len());
     for stage in chain {
         let started = Instant::now();
+        let records_in = current.len() as u64;
         if stage.op != Op::Union {
             current = Cow::Owned(stage.call(&current, 0, time_ms, partition)?);
         }
         work.push(StageWork {
+            records_in,
             records_out: current.len() as u64,
             time: started.elapsed(),
         });

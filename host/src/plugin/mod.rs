@@ -20,6 +20,6 @@ mod wasm_sections;
 
 pub use build::{BuildError, build_crate, ensure_wasm_target};
 pub use error::{CallError, CallFailure, LoadError};
-pub use registry::{Registry, RegistryError};
+pub use registry::{Registry, RegistryError, artifact, read_module};
 pub use runtime::Runtime;
-pub use version::{Call, PluginVersion};
+pub use version::{Call, PluginVersion, content_hash};

@@ -7,6 +7,7 @@ use super::runtime::Runtime;
 use super::version::PluginVersion;
 use crate::config::{Diagnostics, Pipeline, PluginPath, PluginSpec, did_you_mean};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -50,7 +51,24 @@ impl Registry {
         self.plugins.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    fn check(&self, pipeline: &Pipeline) -> Result<(), Diagnostics> {
+    /// This registry with plugin `name` at `version` instead.
+    pub fn with(&self, name: &str, version: Arc<PluginVersion>) -> Registry {
+        let mut plugins = self.plugins.clone();
+        plugins.insert(name.to_string(), version);
+        Registry { plugins }
+    }
+
+    /// The plugin names and content hashes, by name: a batch's lineage.
+    pub fn versions(&self) -> Vec<(String, String)> {
+        self.plugins
+            .iter()
+            .map(|(name, v)| (name.clone(), v.hash().to_string()))
+            .collect()
+    }
+
+    /// Checks every stage's functions against the manifests: they exist, with the kind
+    /// the stage's op needs.
+    pub fn check(&self, pipeline: &Pipeline) -> Result<(), Diagnostics> {
         let mut diagnostics = Diagnostics::new(&pipeline.file);
         for (stage, (field, function, kind)) in pipeline
             .stages
@@ -107,22 +125,32 @@ impl Registry {
     }
 }
 
-fn load_plugin(spec: &PluginSpec, runtime: &Runtime) -> Result<PluginVersion, LoadError> {
-    let path = match &spec.path {
-        PluginPath::Wasm(path) => path.clone(),
+/// The `.wasm` file of a plugin: its path, or the artifact of building its crate.
+pub fn artifact(spec: &PluginSpec) -> Result<PathBuf, LoadError> {
+    match &spec.path {
+        PluginPath::Wasm(path) => Ok(path.clone()),
         PluginPath::Crate(dir) => {
             tracing::info!("building plugin `{}` from {}", spec.name, dir.display());
             build_crate(dir).map_err(|source| LoadError::Build {
                 plugin: spec.name.clone(),
                 source,
-            })?
+            })
         }
-    };
-    let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
+    }
+}
+
+/// Reads a plugin's module bytes from `path`.
+pub fn read_module(spec: &PluginSpec, path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Read {
         plugin: spec.name.clone(),
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+fn load_plugin(spec: &PluginSpec, runtime: &Runtime) -> Result<PluginVersion, LoadError> {
+    let path = artifact(spec)?;
+    let bytes = read_module(spec, &path)?;
     let started = Instant::now();
     let version = PluginVersion::load(runtime, &spec.name, &bytes, spec.limits)?;
     tracing::info!(

@@ -73,7 +73,16 @@ impl Sink for FilesSink {
             write_synced(&path, text.as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        write_synced(&temp.join("_SUCCESS"), b"").context("cannot write _SUCCESS")?;
+        // Written last: its presence means the directory is complete. It also records
+        // which plugin versions produced the batch.
+        let plugins: serde_json::Map<String, serde_json::Value> = batch
+            .versions
+            .iter()
+            .map(|(name, hash)| (name.clone(), hash.clone().into()))
+            .collect();
+        let success = serde_json::json!({ "batch_time_ms": batch.time_ms, "plugins": plugins });
+        write_synced(&temp.join("_SUCCESS"), success.to_string().as_bytes())
+            .context("cannot write _SUCCESS")?;
         sync_dir(&temp)?;
         if target.exists() {
             fs::remove_dir_all(&target)
@@ -101,6 +110,7 @@ mod tests {
         sink.write(&SinkBatch {
             time_ms: 1000,
             partitions: &parts,
+            versions: &[],
         })
         .unwrap();
         let out = dir.join("counts-1000");
@@ -118,6 +128,7 @@ mod tests {
         sink.write(&SinkBatch {
             time_ms: 1000,
             partitions: &one,
+            versions: &[],
         })
         .unwrap();
         assert!(

@@ -18,6 +18,8 @@ pub struct SinkBatch<'a> {
     pub time_ms: u64,
     /// The records, by partition.
     pub partitions: &'a [Records],
+    /// The plugin versions that produced them: (plugin, content hash), by name.
+    pub versions: &'a [(String, String)],
 }
 
 /// A place results are written.

@@ -34,7 +34,17 @@ const DASHES: &str = "-------------------------------------------";
 
 /// The text `print` shows for one batch.
 pub fn format_batch(batch: &SinkBatch<'_>, num: usize) -> String {
-    let mut text = format!("{DASHES}\nTime: {} ms\n{DASHES}\n", batch.time_ms);
+    let mut text = format!("{DASHES}\nTime: {} ms", batch.time_ms);
+    // Which plugin versions produced the batch, after the time Spark's header shows.
+    if !batch.versions.is_empty() {
+        let lineage: Vec<String> = batch
+            .versions
+            .iter()
+            .map(|(name, hash)| format!("{name}@{hash}"))
+            .collect();
+        text.push_str(&format!("  [{}]", lineage.join(" ")));
+    }
+    text.push_str(&format!("\n{DASHES}\n"));
     let mut records = batch.partitions.iter().flat_map(|p| p.iter());
     for record in records.by_ref().take(num) {
         render::display(record, &mut text);
@@ -87,12 +97,22 @@ mod tests {
         let batch = SinkBatch {
             time_ms: 1_357_008_430_000,
             partitions: &parts,
+            versions: &[],
         };
         assert_eq!(
             format_batch(&batch, 10),
             "-------------------------------------------\nTime: 1357008430000 ms\n-------------------------------------------\n(to,2)\n(be,2)\n(or,1)\n\n"
         );
         assert!(format_batch(&batch, 2).ends_with("(be,2)\n...\n\n"));
+        let versions = [("wordcount".to_string(), "3b29bf678eee".to_string())];
+        let with_lineage = SinkBatch {
+            versions: &versions,
+            ..batch
+        };
+        assert!(
+            format_batch(&with_lineage, 1)
+                .contains("\nTime: 1357008430000 ms  [wordcount@3b29bf678eee]\n")
+        );
     }
 
     struct ClosedPipe;
@@ -112,6 +132,7 @@ mod tests {
         let batch = SinkBatch {
             time_ms: 1,
             partitions: &[],
+            versions: &[],
         };
         assert!(sink.write(&batch).is_ok());
         assert!(sink.closed);

@@ -12,8 +12,8 @@ pub use text::{
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -82,6 +82,67 @@ pub fn plugin_wasm(name: &str) -> PathBuf {
     let wasm = dir.join(format!("{name}.wasm"));
     assert!(wasm.is_file(), "no plugin at {}", wasm.display());
     wasm
+}
+
+/// A plugin crate built with `features` (comma-separated, or empty for none), copied to a
+/// file of its own: the variants of one crate are different versions of one plugin. Built
+/// once per test run.
+pub fn plugin_variant(package: &str, features: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    let key = format!(
+        "{package}-{}",
+        if features.is_empty() {
+            "default"
+        } else {
+            features
+        }
+    );
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, path)) = built.iter().find(|(k, _)| *k == key) {
+        return path.clone();
+    }
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        package,
+    ]);
+    if !features.is_empty() {
+        build.args(["--features", features]);
+    }
+    assert!(
+        build.status().expect("cargo runs").success(),
+        "building {key} failed"
+    );
+    let artifact = target_dir()
+        .join("wasm32-unknown-unknown/release")
+        .join(format!("{package}.wasm"));
+    let dir = target_dir().join("e2e-variants");
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join(format!("{key}.wasm"));
+    std::fs::copy(&artifact, &copy).unwrap();
+    built.push((key, copy.clone()));
+    copy
+}
+
+/// Replaces `target` with a copy of `source` the way cargo and editors do: write a
+/// temporary file beside it, then rename it over.
+pub fn replace_by_rename(source: &Path, target: &Path) {
+    let temp = target.with_extension("wasm.tmp");
+    std::fs::copy(source, &temp).unwrap();
+    std::fs::rename(&temp, target).unwrap();
+}
+
+/// The first 12 hex digits of the SHA-256 of a file: the version sluice names it by.
+pub fn version_of(path: &Path) -> String {
+    let output = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum runs");
+    String::from_utf8_lossy(&output.stdout)[..12].to_string()
 }
 
 /// A directory removed when dropped.

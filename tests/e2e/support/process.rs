@@ -90,9 +90,24 @@ impl Sluice {
         (sluice, stdin.unwrap())
     }
 
+    /// Starts `sluice ARGS` with a pipe to its standard input and extra environment.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> (Sluice, ChildStdin) {
+        let (sluice, stdin) = Self::spawn_with(args, Stdio::piped(), env);
+        (sluice, stdin.unwrap())
+    }
+
     fn spawn(args: &[&str], stdin: Stdio) -> (Sluice, Option<ChildStdin>) {
+        Self::spawn_with(args, stdin, &[])
+    }
+
+    fn spawn_with(
+        args: &[&str],
+        stdin: Stdio,
+        env: &[(&str, &str)],
+    ) -> (Sluice, Option<ChildStdin>) {
         let mut child = Command::new(sluice_bin())
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(stdin)
             .stdout(Stdio::piped())
@@ -127,6 +142,14 @@ impl Sluice {
     /// Waits until some log line satisfies `want`, and returns it.
     pub fn wait_for_log_where(&mut self, want: &dyn Fn(&str) -> bool, what: &str) -> String {
         self.wait_for_log_from(0, want, what).1
+    }
+
+    /// Waits until `count` log lines contain `text`.
+    pub fn wait_for_count(&mut self, text: &str, count: usize) {
+        let mut from = 0;
+        for _ in 0..count {
+            from = self.wait_for_log_from(from, &|l| l.contains(text), text).0 + 1;
+        }
     }
 
     /// Everything printed on stdout so far.
@@ -235,7 +258,7 @@ impl Finished {
         while let Some(line) = lines.next() {
             if let Some(time) = line
                 .strip_prefix("Time: ")
-                .and_then(|t| t.strip_suffix(" ms"))
+                .and_then(|t| t.split(" ms").next())
             {
                 lines.next(); // dashes
                 let mut records = Vec::new();

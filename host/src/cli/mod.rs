@@ -1,9 +1,13 @@
-//! The command line: `sluice run`, `sluice validate`, `sluice demo`.
+//! The command line: `sluice run`, `sluice dev`, `sluice validate`, `sluice demo`, and
+//! the plugin author's `sluice plugin ...` commands (in `plugin.rs`).
+
+mod plugin;
 
 use crate::batch::{Shutdown, SystemClock};
 use crate::config::{self, Diagnostics, LoadError, Pipeline, SourceKind};
 use crate::engine::{Prepared, RunSummary};
 use crate::plugin::{Registry, RegistryError, Runtime};
+use crate::swap::WatchMode;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -35,7 +39,24 @@ pub enum Command {
         /// Override `[pipeline] partitions`.
         #[arg(long)]
         partitions: Option<usize>,
+        /// Reload plugins given as `.wasm` files when the file changes, between two
+        /// batches, keeping state; a version that fails its first batch is rolled back.
+        #[arg(long)]
+        watch: bool,
     },
+    /// Run a pipeline for development: plugins given as crates are rebuilt when their
+    /// sources change and swapped in while the pipeline runs, keeping state (and
+    /// `.wasm` plugins are reloaded, as with `run --watch`).
+    Dev {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Override `[pipeline] partitions`.
+        #[arg(long)]
+        partitions: Option<usize>,
+    },
+    /// Create, build, test and inspect plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
     /// Check a pipeline file and its plugins without reading any input: every problem
     /// is reported with its file, line, key and a hint.
     Validate {
@@ -62,13 +83,19 @@ pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     init_logging(cli.log.as_deref());
     match cli.command {
-        Command::Run { file, partitions } => {
-            let mut pipeline = load(&file)?;
-            if let Some(n) = partitions {
-                pipeline.partitions = n.max(1);
-            }
-            run(pipeline)
-        }
+        Command::Run {
+            file,
+            partitions,
+            watch,
+        } => run(
+            with_partitions(load(&file)?, partitions),
+            watch.then_some(WatchMode::Wasm),
+        ),
+        Command::Dev { file, partitions } => run(
+            with_partitions(load(&file)?, partitions),
+            Some(WatchMode::WasmAndCrates),
+        ),
+        Command::Plugin(command) => plugin::run(command),
         Command::Validate { file } => validate(&file),
         Command::Demo {
             rate,
@@ -130,9 +157,19 @@ fn install_signal_handler(shutdown: &Shutdown) -> anyhow::Result<()> {
     .context("cannot install the signal handler")
 }
 
-fn run(pipeline: Pipeline) -> anyhow::Result<ExitCode> {
+fn with_partitions(mut pipeline: Pipeline, partitions: Option<usize>) -> Pipeline {
+    if let Some(n) = partitions {
+        pipeline.partitions = n.max(1);
+    }
+    pipeline
+}
+
+fn run(pipeline: Pipeline, watch: Option<WatchMode>) -> anyhow::Result<ExitCode> {
     let name = pipeline.name.clone();
-    let prepared = Prepared::new(pipeline)?;
+    let mut prepared = Prepared::new(pipeline)?;
+    if let Some(mode) = watch {
+        prepared.watch(mode)?;
+    }
     let shutdown = Shutdown::new();
     install_signal_handler(&shutdown)?;
     let summary = prepared.run(Arc::new(SystemClock), shutdown)?;
@@ -212,5 +249,5 @@ fn demo(rate: u64, seconds: u64, partitions: Option<usize>) -> anyhow::Result<Ex
         rate,
         pipeline.partitions
     );
-    run(pipeline)
+    run(pipeline, None)
 }

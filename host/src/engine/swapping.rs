@@ -1,0 +1,185 @@
+//! The engine's side of hot swap: putting a prepared version in place between two
+//! batches (migrating the state it owns), and rolling it back when a batch fails in it.
+
+use super::Prepared;
+use crate::operator::StageError;
+use crate::operator::StageFailure;
+use crate::plugin::PluginVersion;
+use crate::state::StageState;
+use crate::swap::SwapRequest;
+use crate::swap::migrate::{migrate, migrate_function};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A version swapped in that has not yet completed a batch: what to go back to if it
+/// fails.
+pub struct Probation {
+    plugin: String,
+    hash: String,
+    previous: Arc<PluginVersion>,
+    /// The states as they were before the swap migrated them, by stage index.
+    states_before: Vec<(usize, StageState)>,
+}
+
+impl Prepared {
+    /// Swaps in every version prepared since the last batch.
+    pub(super) fn apply_swaps(&mut self) {
+        let Some(hot_swap) = &self.hot_swap else {
+            return;
+        };
+        for request in hot_swap.ready() {
+            self.swap_in(request);
+        }
+    }
+
+    fn swap_in(&mut self, request: SwapRequest) {
+        let started = Instant::now();
+        let name = request.plugin.clone();
+        let Some(running) = self.registry.get(&name).cloned() else {
+            return;
+        };
+        if running.hash() == request.version.hash() {
+            // The file went back to the version that is running (after a rollback, say).
+            return;
+        }
+        // A swap on top of a version still on probation keeps that probation's way back:
+        // the last version that completed a batch, and the state from before.
+        let earlier = self
+            .probations
+            .iter()
+            .position(|p| p.plugin == name)
+            .map(|i| self.probations.remove(i));
+        let new = request.version.clone();
+        let mut states_before = Vec::new();
+        let mut migrated_keys = 0;
+        for index in 0..self.executor.stages().len() {
+            let stage = &self.executor.stages()[index];
+            let Some(function) = stage.function.as_ref().filter(|f| f.plugin.name() == name) else {
+                continue;
+            };
+            let Some(migration) = migrate_function(&new, &function.function) else {
+                continue;
+            };
+            let Some(keyed) = self.executor.state(index).keyed() else {
+                continue;
+            };
+            match migrate(stage, &migration, keyed) {
+                Ok(migrated) => {
+                    migrated_keys += migrated.len();
+                    states_before.push((
+                        index,
+                        self.executor
+                            .replace_state(index, StageState::Keyed(migrated)),
+                    ));
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "plugin `{name}`: version {} refused: migrating the state of stage `{}` failed: {e}",
+                        new.hash(),
+                        stage.name
+                    );
+                    for (index, state) in states_before {
+                        self.executor.replace_state(index, state);
+                    }
+                    if let Some(hot_swap) = &self.hot_swap {
+                        hot_swap.refuse(new.hash());
+                    }
+                    self.probations.extend(earlier);
+                    return;
+                }
+            }
+        }
+        self.executor.rebind(&name, &new);
+        self.registry = self.registry.with(&name, new.clone());
+        let (previous, states_before) = match earlier {
+            Some(earlier) => {
+                let mut states = earlier.states_before;
+                let kept: Vec<usize> = states.iter().map(|(i, _)| *i).collect();
+                states.extend(states_before.into_iter().filter(|(i, _)| !kept.contains(i)));
+                (earlier.previous, states)
+            }
+            None => (running.clone(), states_before),
+        };
+        self.probations.push(Probation {
+            plugin: name.clone(),
+            hash: new.hash().to_string(),
+            previous,
+            states_before,
+        });
+        let migrated = if migrated_keys > 0 {
+            format!("; migrated the state of {migrated_keys} keys")
+        } else {
+            String::new()
+        };
+        tracing::info!(
+            "swapped plugin `{name}` from version {} to {} in {} ms, {} ms after the change was noticed (build {} ms, compile {} ms){migrated}",
+            running.hash(),
+            new.hash(),
+            started.elapsed().as_millis(),
+            request.noticed.elapsed().as_millis(),
+            request.build_time.as_millis(),
+            request.compile_time.as_millis(),
+        );
+    }
+
+    /// Ends the probation of every version that a successful batch gave records to: it
+    /// has shown it works. (A batch with no records for it proves nothing.)
+    pub(super) fn end_proven_probations(&mut self, stages: &[crate::engine::StageMetrics]) {
+        let executor = &self.executor;
+        self.probations.retain(|probation| {
+            let proven = executor
+                .stages()
+                .iter()
+                .zip(stages)
+                .any(|(stage, metrics)| {
+                    metrics.records_in > 0
+                        && [&stage.function, &stage.inverse, &stage.filter]
+                            .into_iter()
+                            .flatten()
+                            .any(|f| f.plugin.name() == probation.plugin)
+                });
+            if proven {
+                tracing::debug!(
+                    "plugin `{}` version {} completed a batch",
+                    probation.plugin,
+                    probation.hash
+                );
+            }
+            !proven
+        });
+    }
+
+    /// Rolls back if `error` came from a version on probation: the previous version and
+    /// the state from before the swap come back, the failed version is refused until its
+    /// file changes, and the caller runs the batch again. Returns whether it did.
+    pub(super) fn rolls_back(&mut self, error: &StageError, time_ms: u64) -> bool {
+        let StageFailure::Call(call) = &*error.failure else {
+            return false;
+        };
+        let Some(at) = self
+            .probations
+            .iter()
+            .position(|p| p.plugin == call.plugin && p.hash == call.version)
+        else {
+            return false;
+        };
+        let probation = self.probations.remove(at);
+        for (index, state) in probation.states_before {
+            self.executor.replace_state(index, state);
+        }
+        self.executor.rebind(&probation.plugin, &probation.previous);
+        self.registry = self
+            .registry
+            .with(&probation.plugin, probation.previous.clone());
+        if let Some(hot_swap) = &self.hot_swap {
+            hot_swap.refuse(&probation.hash);
+        }
+        tracing::warn!(
+            "plugin `{}` version {} failed on batch {time_ms} ({error}); rolled back to version {} and running the batch again",
+            probation.plugin,
+            probation.hash,
+            probation.previous.hash()
+        );
+        true
+    }
+}

@@ -1,0 +1,88 @@
+//! `#[migrate_state]` at swap time: every key of every keyed-state stage that calls the
+//! swapped plugin gets its state turned into the new version's encoding, one plugin call
+//! per partition.
+
+use crate::operator::{BoundFunction, StageError, StageRuntime, first_error};
+use crate::plugin::PluginVersion;
+use crate::record::Records;
+use crate::state::{KeyedState, StateEntry};
+use rayon::prelude::*;
+use sluice_sdk::wire::{self, Kind};
+use std::sync::Arc;
+
+/// The migrate function of `version` for a stage calling `function`: `migrate_<function>`
+/// when the plugin has several, the only one otherwise.
+pub fn migrate_function(version: &Arc<PluginVersion>, function: &str) -> Option<BoundFunction> {
+    let migrations: Vec<&str> = version
+        .manifest()
+        .iter()
+        .filter(|e| e.kind == Kind::MigrateState)
+        .map(|e| e.name.as_str())
+        .collect();
+    let chosen = match migrations[..] {
+        [] => return None,
+        [only] => only,
+        _ => *migrations
+            .iter()
+            .find(|m| **m == format!("migrate_{function}"))?,
+    };
+    Some(BoundFunction {
+        plugin: version.clone(),
+        function: chosen.to_string(),
+    })
+}
+
+/// The state `state` of `stage` migrated with `migrate`. Keys keep their partition and
+/// the time they last had data.
+pub fn migrate(
+    stage: &StageRuntime,
+    migrate: &BoundFunction,
+    state: &KeyedState,
+) -> Result<KeyedState, StageError> {
+    let parts = first_error(
+        (0..state.partition_count())
+            .into_par_iter()
+            .map(|p| {
+                let map = state.partition(p);
+                let mut items = Records::with_capacity(map.len() * 32);
+                for (key, entry) in map {
+                    items.push_pair(key, &entry.state);
+                }
+                let migrated = if items.is_empty() {
+                    Records::new()
+                } else {
+                    stage.call_bound(Some(migrate), &items, 0, 0, p)?
+                };
+                if migrated.len() != map.len() {
+                    return Err(stage.bad_output(
+                        p,
+                        format!(
+                            "migrate_state: {} states in, {} out",
+                            map.len(),
+                            migrated.len()
+                        ),
+                    ));
+                }
+                let mut entries = Vec::with_capacity(map.len());
+                for (i, record) in migrated.iter().enumerate() {
+                    let (key, new) = wire::split_pair(record)
+                        .map_err(|e| stage.bad_output(p, format!("migrate_state item {i}: {e}")))?;
+                    let touched_ms = map.get(key).map_or(0, |e| e.touched_ms);
+                    entries.push((
+                        key.to_vec(),
+                        StateEntry {
+                            state: new.into(),
+                            touched_ms,
+                        },
+                    ));
+                }
+                Ok(entries)
+            })
+            .collect(),
+    )?;
+    let mut migrated = KeyedState::new(state.partition_count());
+    for (key, entry) in parts.into_iter().flatten() {
+        migrated.insert(&key, entry);
+    }
+    Ok(migrated)
+}

@@ -1,0 +1,105 @@
+//! Hot swap: replacing a plugin while the pipeline runs, state kept, with automatic
+//! rollback.
+//!
+//! - [`watch`] notices a plugin's file (or crate sources) change.
+//! - [`prepare`] builds, hashes, compiles and validates the new version on its own
+//!   thread, off the hot path, and hands the engine a [`SwapRequest`]; a version that
+//!   does not build or validate is reported and the running one stays.
+//! - The engine swaps between two batches (`engine::Prepared`): the next batch runs on
+//!   the new version on every partition at once. [`migrate`] runs the plugin's
+//!   `#[migrate_state]` over the state it owns.
+//! - Until its first successful batch the new version is on probation: if a batch fails
+//!   in it, the engine reinstates the previous version and the state from before the
+//!   swap, re-runs the batch, and the failed version's hash is refused until the file
+//!   changes again.
+
+pub mod migrate;
+mod prepare;
+mod watch;
+
+pub use prepare::SwapRequest;
+
+use crate::config::{Pipeline, PluginPath};
+use crate::plugin::{Registry, Runtime};
+use crossbeam_channel::Receiver;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// Which plugins are watched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchMode {
+    /// `sluice run --watch`: plugins given as `.wasm` files are reloaded when the file
+    /// changes.
+    Wasm,
+    /// `sluice dev`: also plugins given as crates, rebuilt when their sources change.
+    WasmAndCrates,
+}
+
+/// The hot-swap machinery of a running pipeline.
+pub struct HotSwap {
+    ready: Receiver<SwapRequest>,
+    refused: Arc<Mutex<HashSet<String>>>,
+    _watcher: watch::PluginWatcher,
+}
+
+impl HotSwap {
+    /// Starts watching the pipeline's plugins and the thread that prepares new versions.
+    pub fn start(
+        pipeline: &Pipeline,
+        runtime: Arc<Runtime>,
+        registry: &Registry,
+        mode: WatchMode,
+    ) -> anyhow::Result<Self> {
+        let targets: Vec<watch::Target> = pipeline
+            .plugins
+            .iter()
+            .filter(|p| mode == WatchMode::WasmAndCrates || matches!(p.path, PluginPath::Wasm(_)))
+            .map(|p| watch::Target {
+                plugin: p.name.clone(),
+                path: p.path.clone(),
+            })
+            .collect();
+        let (changed_tx, changed) = crossbeam_channel::unbounded();
+        let (ready_tx, ready) = crossbeam_channel::unbounded();
+        let refused = Arc::new(Mutex::new(HashSet::new()));
+        let watcher = watch::PluginWatcher::start(&targets, changed_tx)?;
+        for target in &targets {
+            tracing::info!(
+                "watching plugin `{}` at {}",
+                target.plugin,
+                target.path.path().display()
+            );
+        }
+        prepare::spawn(prepare::Preparer {
+            pipeline: pipeline.clone(),
+            runtime,
+            registry: registry.clone(),
+            refused: refused.clone(),
+            changed,
+            ready: ready_tx,
+        })?;
+        Ok(HotSwap {
+            ready,
+            refused,
+            _watcher: watcher,
+        })
+    }
+
+    /// The versions prepared since the last call, the newest per plugin.
+    pub fn ready(&self) -> Vec<SwapRequest> {
+        let mut latest: Vec<SwapRequest> = Vec::new();
+        for request in self.ready.try_iter() {
+            latest.retain(|r| r.plugin != request.plugin);
+            latest.push(request);
+        }
+        latest
+    }
+
+    /// Keeps the version with content hash `hash` out until the file changes again.
+    pub fn refuse(&self, hash: &str) {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(hash.to_string());
+    }
+}

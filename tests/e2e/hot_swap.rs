@@ -1,0 +1,496 @@
+//! Hot swap through the binary: plugins replaced while data flows, state kept, failed
+//! versions rolled back, invalid ones refused, and `sluice dev`'s edit loop.
+
+use crate::support::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// A word count on `source` with the `tagged` plugin loaded from `wasm`.
+fn tagged_pipeline(dir: &TempDir, wasm: &Path, source: &str, interval: &str) -> String {
+    let path = dir.write(
+        "tagged.toml",
+        &format!(
+            r#"
+[pipeline]
+batch_interval = "{interval}"
+partitions = 2
+
+[plugins.tagged]
+path = {wasm}
+
+[sources.lines]
+{source}
+
+[stages.words]
+input = "lines"
+op = "flat_map"
+function = "tagged::split"
+
+[stages.counts]
+input = "words"
+op = "reduce_by_key"
+function = "tagged::sum"
+
+[sinks.out]
+input = "counts"
+type = "files"
+path = "out"
+"#,
+            wasm = toml_path(wasm)
+        ),
+    );
+    path.to_str().unwrap().to_string()
+}
+
+/// Per batch directory: the version in its `_SUCCESS` and its records' `(n, v)`.
+fn tagged_batches(out: &Path) -> BTreeMap<String, (String, Vec<(u64, String)>)> {
+    let mut batches = BTreeMap::new();
+    for (batch, _, tagged) in files_sink_pairs(out) {
+        let entry = batches.entry(batch.clone()).or_insert_with(|| {
+            let success: Value = serde_json::from_str(
+                &std::fs::read_to_string(out.join(&batch).join("_SUCCESS")).unwrap(),
+            )
+            .unwrap();
+            (
+                success["plugins"]["tagged"].as_str().unwrap().to_string(),
+                Vec::new(),
+            )
+        });
+        entry.1.push((
+            tagged["n"].as_u64().unwrap(),
+            tagged["v"].as_str().unwrap().to_string(),
+        ));
+    }
+    batches
+}
+
+#[test]
+fn twenty_swaps_under_load_lose_and_repeat_nothing() {
+    let dir = TempDir::new("swap20");
+    let (a, b) = (
+        plugin_variant("tagged", ""),
+        plugin_variant("tagged", "times10"),
+    );
+    let (hash_a, hash_b) = (version_of(&a), version_of(&b));
+    let live = dir.path().join("tagged.wasm");
+    std::fs::copy(&a, &live).unwrap();
+    let pipeline = tagged_pipeline(
+        &dir,
+        &live,
+        "type = \"generator\"\nrate = 5000\nwords_per_line = 10",
+        "200ms",
+    );
+    let mut sluice = Sluice::start(&["run", "--watch", &pipeline]);
+    sluice.wait_for_nonempty_batch();
+    for i in 0..20 {
+        let (variant, hash) = if i % 2 == 0 {
+            (&b, &hash_b)
+        } else {
+            (&a, &hash_a)
+        };
+        replace_by_rename(variant, &live);
+        sluice.wait_for_count(&format!("to {hash} in "), i / 2 + 1);
+        sluice.wait_for_batch(
+            &|l| l.contains(&format!("tagged@{hash}")),
+            "a batch on the new version",
+        );
+    }
+    sluice.signal("INT");
+    let done = sluice.finish();
+    done.expect_code(0);
+
+    // Every batch comes entirely from one version, and says which.
+    let batches = tagged_batches(&dir.path().join("out"));
+    let mut words = 0;
+    for (batch, (version, counts)) in &batches {
+        let tag = if *version == hash_a { "a" } else { "b" };
+        assert!(
+            *version == hash_a || *version == hash_b,
+            "{batch}: unknown version {version}"
+        );
+        for (n, v) in counts {
+            assert_eq!(v, tag, "{batch} mixes versions");
+            words += n / if tag == "a" { 1 } else { 10 };
+        }
+    }
+    // Nothing lost, nothing counted twice: every generated word, once.
+    let lines: u64 = done.stderr.lines().filter_map(records_in).sum();
+    assert_eq!(words, lines * 10);
+    let versions: Vec<&String> = batches.values().map(|(v, _)| v).collect();
+    assert!(
+        versions.windows(2).filter(|w| w[0] != w[1]).count() >= 19,
+        "the version alternated"
+    );
+    // A prepared version takes over at the next batch boundary: after its "ready" line,
+    // at most the batch already running finishes on the old version.
+    let log: Vec<&str> = done.stderr.lines().collect();
+    for (i, line) in log
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("plugin `tagged`: version ") && l.contains(" ready "))
+    {
+        let hash = line
+            .split("version ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        let later: Vec<&&str> = log[i..]
+            .iter()
+            .filter(|l| records_in(l).is_some())
+            .take(2)
+            .collect();
+        assert!(
+            later.iter().any(|l| l.contains(&format!("tagged@{hash}"))),
+            "version {hash} waited more than a batch:\n{later:?}"
+        );
+    }
+}
+
+fn records_in(line: &str) -> Option<u64> {
+    let rest = &line[line.find(" batch ")? + 7..];
+    rest.split_once(": ")?
+        .1
+        .split_once(" records in")?
+        .0
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_version_that_fails_its_first_batch_is_rolled_back_and_the_batch_rerun() {
+    let dir = TempDir::new("rollback");
+    let (good, broken) = (
+        plugin_variant("tagged", ""),
+        plugin_variant("tagged", "broken"),
+    );
+    let live = dir.path().join("tagged.wasm");
+    std::fs::copy(&good, &live).unwrap();
+    let pipeline = tagged_pipeline(&dir, &live, "type = \"stdin\"", "100ms");
+    let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", "--watch", &pipeline]);
+    let chunks = [
+        random_lines(500, 1),
+        random_lines(500, 2),
+        random_lines(500, 3),
+    ];
+    let feed = |stdin: &mut std::process::ChildStdin, lines: &[String]| {
+        stdin
+            .write_all(
+                lines
+                    .iter()
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>()
+                    .as_bytes(),
+            )
+            .unwrap();
+        stdin.flush().unwrap();
+    };
+    feed(&mut stdin, &chunks[0]);
+    sluice.wait_for_nonempty_batch();
+    replace_by_rename(&broken, &live);
+    sluice.wait_for_log(&format!("version {} ready", version_of(&broken)));
+    feed(&mut stdin, &chunks[1]);
+    let rolled_back = sluice.wait_for_log("rolled back to version");
+    assert!(
+        rolled_back.contains("this version is broken on purpose"),
+        "{rolled_back}"
+    );
+    sluice.wait_for_nonempty_batch();
+    // The same broken bytes again: refused without another try.
+    replace_by_rename(&broken, &live);
+    sluice.wait_for_log("was rolled back before and stays out");
+    feed(&mut stdin, &chunks[2]);
+    sluice.wait_for_nonempty_batch();
+    drop(stdin);
+    let done = sluice.finish();
+    done.expect_code(0);
+    assert!(
+        !done.stderr.contains(" failed: "),
+        "no batch failed:\n{}",
+        done.stderr
+    );
+    // The output equals a run with no swap.
+    let all: Vec<&String> = chunks.iter().flatten().collect();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, word, tagged) in files_sink_pairs(&dir.path().join("out")) {
+        assert_eq!(tagged["v"], "a");
+        *counts
+            .entry(word.as_str().unwrap().to_string())
+            .or_default() += tagged["n"].as_u64().unwrap();
+    }
+    assert_eq!(counts, count_words(&all));
+}
+
+#[test]
+fn a_version_missing_a_function_is_refused_and_the_old_one_keeps_running() {
+    let dir = TempDir::new("missing");
+    let (good, missing) = (
+        plugin_variant("tagged", ""),
+        plugin_variant("tagged", "missing"),
+    );
+    let live = dir.path().join("tagged.wasm");
+    std::fs::copy(&good, &live).unwrap();
+    let pipeline = tagged_pipeline(&dir, &live, "type = \"stdin\"", "100ms");
+    let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", "--watch", &pipeline]);
+    sluice.wait_for_log("running pipeline");
+    replace_by_rename(&missing, &live);
+    let refused = sluice.wait_for_log("does not serve this pipeline");
+    assert!(refused.contains(&version_of(&missing)), "{refused}");
+    sluice.wait_for_log("has no function `sum`");
+    stdin.write_all(b"still counting\n").unwrap();
+    drop(stdin);
+    let done = sluice.finish();
+    done.expect_code(0);
+    assert!(
+        done.stderr
+            .contains(&format!("tagged@{}", version_of(&good)))
+    );
+    assert!(!done.stderr.contains("swapped plugin"), "{}", done.stderr);
+}
+
+#[test]
+fn state_is_kept_across_a_swap_and_migrated_to_the_new_encoding() {
+    let dir = TempDir::new("migrate");
+    let (v1, v2) = (
+        plugin_variant("counter", ""),
+        plugin_variant("counter", "v2"),
+    );
+    let live = dir.path().join("counter.wasm");
+    std::fs::copy(&v1, &live).unwrap();
+    let pipeline = dir.write(
+        "counter.toml",
+        &format!(
+            r#"
+[pipeline]
+batch_interval = "100ms"
+partitions = 2
+
+[plugins.wordcount]
+path = {wordcount}
+
+[plugins.counter]
+path = {counter}
+
+[sources.lines]
+type = "stdin"
+
+[stages.words]
+input = "lines"
+op = "flat_map"
+function = "wordcount::split_words"
+
+[stages.totals]
+input = "words"
+op = "update_state_by_key"
+function = "counter::tally"
+
+[sinks.out]
+input = "totals"
+type = "files"
+path = "out"
+"#,
+            wordcount = toml_path(&plugin_wasm("wordcount")),
+            counter = toml_path(&live)
+        ),
+    );
+    let (mut sluice, mut stdin) =
+        Sluice::start_with_stdin(&["run", "--watch", pipeline.to_str().unwrap()]);
+    let before = random_lines(2_000, 5);
+    let after: Vec<String> = random_lines(2_000, 6)
+        .into_iter()
+        .map(|l| l.replace("alpha", "zulu"))
+        .collect();
+    stdin
+        .write_all(
+            before
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+                .as_bytes(),
+        )
+        .unwrap();
+    stdin.flush().unwrap();
+    sluice.wait_for_nonempty_batch();
+    replace_by_rename(&v2, &live);
+    let swapped = sluice.wait_for_log("swapped plugin `counter`");
+    assert!(swapped.contains("migrated the state of"), "{swapped}");
+    stdin
+        .write_all(
+            after
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+                .as_bytes(),
+        )
+        .unwrap();
+    drop(stdin);
+    let done = sluice.finish();
+    done.expect_code(0);
+    // The last batch holds every key's state: totals carried across the swap, in the
+    // new encoding.
+    let pairs = files_sink_pairs(&dir.path().join("out"));
+    let last = pairs.iter().map(|(b, _, _)| b.clone()).max().unwrap();
+    let mut totals = BTreeMap::new();
+    for (_, word, state) in pairs.iter().filter(|(b, _, _)| *b == last) {
+        totals.insert(
+            word.as_str().unwrap().to_string(),
+            state["total"].as_u64().expect("a v2 state"),
+        );
+        let batches = state["batches"].as_u64().unwrap();
+        let seen_after = after
+            .iter()
+            .any(|l| l.split(' ').any(|w| w == word.as_str().unwrap()));
+        assert_eq!(batches > 0, seen_after, "{word}: {state}");
+    }
+    let all: Vec<&String> = before.iter().chain(&after).collect();
+    assert_eq!(totals, count_words(&all));
+}
+
+#[test]
+fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
+    let dir = TempDir::new("dev");
+    let target = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .to_path_buf();
+    let env = [("CARGO_TARGET_DIR", target.to_str().unwrap())];
+    let created = Sluice::start(&[
+        "plugin",
+        "new",
+        "shouty",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ])
+    .finish();
+    created.expect_code(0);
+    let crate_dir = dir.path().join("shouty");
+    // The same dependency versions as this workspace, so nothing new is compiled.
+    std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    let pipeline = crate_dir.join("pipeline.toml");
+    let (mut sluice, mut stdin) =
+        Sluice::start_with_env(&["dev", pipeline.to_str().unwrap()], &env);
+    sluice.wait_for_log("watching plugin `shouty`");
+    let say = |stdin: &mut std::process::ChildStdin, sluice: &mut Sluice| {
+        stdin.write_all(b"Hello World\n").unwrap();
+        stdin.flush().unwrap();
+        sluice.wait_for_nonempty_batch();
+    };
+    say(&mut stdin, &mut sluice);
+    let lib = crate_dir.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    // A change that does not compile: the compiler's error is shown, the old version runs.
+    std::fs::write(
+        &lib,
+        source.replace("word.to_lowercase()", "word.to_lowercase("),
+    )
+    .unwrap();
+    sluice.wait_for_log("the new version cannot be used");
+    say(&mut stdin, &mut sluice);
+    std::fs::write(
+        &lib,
+        source.replace("word.to_lowercase()", "word.to_uppercase()"),
+    )
+    .unwrap();
+    sluice.wait_for_log("swapped plugin `shouty`");
+    say(&mut stdin, &mut sluice);
+    drop(stdin);
+    let done = sluice.finish();
+    done.expect_code(0);
+    assert!(
+        done.stderr.contains("error"),
+        "cargo's error is shown:\n{}",
+        done.stderr
+    );
+    let printed: Vec<String> = done
+        .printed_batches()
+        .into_iter()
+        .flat_map(|(_, r)| r)
+        .collect();
+    assert_eq!(
+        printed.iter().filter(|r| *r == "(hello,1)").count(),
+        2,
+        "{printed:?}"
+    );
+    assert!(printed.contains(&"(HELLO,1)".to_string()), "{printed:?}");
+}
+
+#[test]
+fn plugin_commands_create_build_test_and_inspect_a_plugin() {
+    let dir = TempDir::new("plugincli");
+    let target = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .to_path_buf();
+    let env = [("CARGO_TARGET_DIR", target.to_str().unwrap())];
+    Sluice::start(&[
+        "plugin",
+        "new",
+        "wordy",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ])
+    .finish()
+    .expect_code(0);
+    let crate_dir = dir.path().join("wordy");
+    std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    let crate_path = crate_dir.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let (sluice, stdin) = Sluice::start_with_env(args, &env);
+        drop(stdin);
+        let done = sluice.finish();
+        done.expect_code(0);
+        done
+    };
+    let built = run(&["plugin", "build", crate_path]);
+    assert!(
+        built.stdout.contains("wordy.wasm") && built.stdout.contains("words"),
+        "{}",
+        built.stdout
+    );
+    let input = dir.write("in.jsonl", "\"To be or\"\n\"not to be\"\n");
+    let tested = run(&[
+        "plugin",
+        "test",
+        crate_path,
+        "--function",
+        "words",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        tested.stdout.lines().collect::<Vec<_>>(),
+        [
+            "[\"to\",1]",
+            "[\"be\",1]",
+            "[\"or\",1]",
+            "[\"not\",1]",
+            "[\"to\",1]",
+            "[\"be\",1]"
+        ]
+    );
+    let wasm = built.stdout.split_whitespace().nth(1).unwrap().to_string();
+    let inspected = run(&["plugin", "inspect", &wasm]);
+    for expected in [
+        "ABI version:  1",
+        "words",
+        "flat_map",
+        "fn words(line: &str)",
+        "not_blank",
+        "filter",
+        "sum",
+        "reduce",
+    ] {
+        assert!(
+            inspected.stdout.contains(expected),
+            "{expected} missing:\n{}",
+            inspected.stdout
+        );
+    }
+}
