@@ -52,6 +52,25 @@ impl Records {
         })
     }
 
+    /// Records from concatenated values read back from disk (a checkpoint, a
+    /// write-ahead log), checking that `bytes` holds exactly `len` complete values.
+    pub fn from_encoded(bytes: Vec<u8>, len: usize) -> Result<Self, WireError> {
+        let mut at = 0;
+        for _ in 0..len {
+            at += wire::value_len(&bytes[at..]).map_err(|e| WireError {
+                offset: at + e.offset,
+                ..e
+            })?;
+        }
+        if at != bytes.len() {
+            return Err(WireError {
+                offset: at,
+                what: "bytes after the last record",
+            });
+        }
+        Ok(Records { bytes, len })
+    }
+
     /// The number of records.
     pub fn len(&self) -> usize {
         self.len

@@ -1,5 +1,6 @@
-//! A plugin that fails fails that batch, with the plugin's own words, and the process
-//! keeps serving later batches.
+//! A plugin that fails on a record: the record is set aside as a dead letter with the
+//! plugin's own words and everything else is processed (or, with `on_error = "stop"`,
+//! the batch fails and the pipeline stops).
 
 use crate::support::*;
 use std::io::Write;
@@ -38,99 +39,142 @@ path = "out"
 }
 
 #[test]
-fn a_panicking_plugin_fails_its_batch_and_later_batches_still_run() {
+fn a_record_a_plugin_panics_on_becomes_a_dead_letter_and_the_rest_is_counted() {
     let dir = TempDir::new("panic");
     let pipeline = faulty_pipeline(&dir, "flat_map", "split_or_panic", "");
     let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", &pipeline]);
     stdin.write_all(b"one two\nthree\n").unwrap();
     stdin.flush().unwrap();
     assert_eq!(sluice.wait_for_nonempty_batch(), 2);
-    stdin.write_all(b"a boom here\n").unwrap();
+    stdin.write_all(b"four\na boom here\nfive six\n").unwrap();
     stdin.flush().unwrap();
-    let failure = sluice.wait_for_log("failed:");
-    stdin.write_all(b"four five six\n").unwrap();
-    stdin.flush().unwrap();
-    assert_eq!(
-        sluice.wait_for_nonempty_batch(),
-        1,
-        "the batch after the failure runs"
-    );
+    let set_aside = sluice.wait_for_log("set aside in");
+    stdin.write_all(b"seven\n").unwrap();
     drop(stdin);
     let done = sluice.finish();
-
-    // Which stage, which plugin, which function, and the plugin's own panic message.
-    assert!(failure.contains("stage `out`"), "{failure}");
-    assert!(
-        failure.contains("plugin `faulty` (") && failure.contains("function `split_or_panic` panicked: refusing to count a line with boom in it: \"a boom here\""),
-        "{failure}"
-    );
-    assert!(
-        failure.contains("src/lib.rs:"),
-        "the panic's location is kept: {failure}"
-    );
-    // A finite run with a failed batch says so in its exit status.
-    done.expect_code(1);
-    assert!(done.stderr.contains("1 of "), "{}", done.stderr);
-    // The failed batch wrote nothing; the others wrote everything.
-    let words: Vec<String> = files_sink_pairs(&dir.path().join("out"))
+    done.expect_code(0);
+    assert!(!done.stderr.contains(" failed: "), "{}", done.stderr);
+    // Every other record was processed, in the batch the poison record was in too.
+    let mut words: Vec<String> = files_sink_pairs(&dir.path().join("out"))
         .into_iter()
         .map(|(_, w, _)| w.as_str().unwrap().to_string())
         .collect();
-    let mut words = words;
     words.sort();
-    assert_eq!(words, ["five", "four", "one", "six", "three", "two"]);
+    assert_eq!(
+        words,
+        ["five", "four", "one", "seven", "six", "three", "two"]
+    );
+    // The dead letter holds the record and the plugin's own words.
+    let letters = dead_letters(&dir);
+    assert_eq!(letters.len(), 1, "{set_aside}");
+    let letter = &letters[0];
+    assert_eq!(letter["record"], "a boom here");
+    assert_eq!(
+        (letter["stage"].as_str(), letter["function"].as_str()),
+        (Some("out"), Some("faulty::split_or_panic"))
+    );
+    let error = letter["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(
+            "panicked: refusing to count a line with boom in it: \"a boom here\" (at "
+        ),
+        "{error}"
+    );
 }
 
-fn run_to_failure(op: &str, function: &str, limits: &str, input: &str) -> String {
+/// Every dead letter the pipeline in `dir` wrote.
+fn dead_letters(dir: &TempDir) -> Vec<serde_json::Value> {
+    let root = dir.path().join("dead-letters");
+    let mut letters = Vec::new();
+    for batch in std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
+        for part in std::fs::read_dir(batch.path())
+            .unwrap()
+            .filter_map(Result::ok)
+        {
+            if part.path().extension().is_some_and(|e| e == "jsonl") {
+                for line in std::fs::read_to_string(part.path()).unwrap().lines() {
+                    letters.push(serde_json::from_str(line).unwrap());
+                }
+            }
+        }
+    }
+    letters
+}
+
+/// Runs `function` over `input` and returns the one dead letter it makes.
+fn dead_letter_of(function: &str, limits: &str, input: &str) -> serde_json::Value {
     let dir = TempDir::new(function);
-    let pipeline = faulty_pipeline(&dir, op, function, limits);
+    let pipeline = faulty_pipeline(&dir, "map", function, limits);
     let (sluice, mut stdin) = Sluice::start_with_stdin(&["run", &pipeline]);
     stdin.write_all(input.as_bytes()).unwrap();
     drop(stdin);
-    let done = sluice.finish();
-    done.expect_code(1);
-    done.stderr
-        .lines()
-        .find(|l| l.contains("failed:"))
-        .unwrap_or_else(|| panic!("no failed batch:\n{}", done.stderr))
-        .to_string()
+    sluice.finish().expect_code(0);
+    let mut letters = dead_letters(&dir);
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    letters.remove(0)
 }
 
 #[test]
 fn a_call_past_its_deadline_is_interrupted() {
-    let failure = run_to_failure(
-        "map",
-        "spin_on_marker",
-        "deadline = \"300ms\"",
-        "fine\nspin\n",
-    );
-    assert!(
-        failure.contains("function `spin_on_marker` ran past its deadline of 300ms"),
-        "{failure}"
-    );
+    let letter = dead_letter_of("spin_on_marker", "deadline = \"300ms\"", "fine\nspin\n");
+    assert_eq!(letter["record"], "spin");
+    assert_eq!(letter["error"], "ran past its deadline of 300ms");
 }
 
 #[test]
 fn a_plugin_over_its_memory_limit_is_stopped() {
-    let failure = run_to_failure(
-        "map",
-        "hog_on_marker",
-        "memory_limit = \"64MiB\"",
-        "fine\nhog\n",
-    );
+    let letter = dead_letter_of("hog_on_marker", "memory_limit = \"64MiB\"", "fine\nhog\n");
+    assert_eq!(letter["record"], "hog");
     assert!(
-        failure.contains("function `hog_on_marker` exceeded its memory limit of 64 MiB"),
-        "{failure}"
+        letter["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("exceeded its memory limit of 64 MiB"),
+        "{letter}"
     );
 }
 
 #[test]
 fn an_error_returned_by_a_plugin_names_the_record() {
-    let failure = run_to_failure("map", "parse_number", "", "12\nnot a number\n");
+    let letter = dead_letter_of("parse_number", "", "12\nnot a number\n");
+    assert_eq!(letter["record"], "not a number");
+    assert_eq!(
+        letter["error"],
+        "failed: record 0: invalid digit found in string"
+    );
+}
+
+#[test]
+fn with_on_error_stop_a_failure_fails_the_batch_and_stops_the_pipeline() {
+    let dir = TempDir::new("stop");
+    let pipeline = faulty_pipeline(&dir, "flat_map", "split_or_panic", "");
+    let text = std::fs::read_to_string(&pipeline).unwrap().replace(
+        "function = \"faulty::split_or_panic\"",
+        "function = \"faulty::split_or_panic\"\non_error = \"stop\"",
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", &pipeline]);
+    stdin.write_all(b"a boom here\n").unwrap();
+    stdin.flush().unwrap();
+    let failure = sluice.wait_for_log("failed:");
     assert!(
-        failure.contains("function `parse_number` failed: record 1: invalid digit found in string"),
+        failure.contains("stage `out` (partition ")
+            && failure.contains("plugin `faulty` (")
+            && failure.contains("function `split_or_panic` panicked: refusing to count"),
         "{failure}"
     );
+    let done = sluice.finish();
+    done.expect_code(1);
+    assert!(
+        done.stderr.contains("its on_error is \"stop\""),
+        "{}",
+        done.stderr
+    );
+    assert!(dead_letters(&dir).is_empty());
 }
 
 #[test]

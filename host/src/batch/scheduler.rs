@@ -1,6 +1,7 @@
 //! The batch scheduler: one cut of every source per batch interval.
 
 use super::{Clock, Shutdown};
+use crate::checkpoint::{Journal, JournalEntry};
 use crate::source::{Source, SourceBatch};
 use crossbeam_channel::Sender;
 use std::time::Duration;
@@ -34,6 +35,17 @@ impl BatchScheduler {
         }
     }
 
+    /// A scheduler that resumes after the batch at `last_ms`: the batches between it and
+    /// now are cut at once, one per interval, as Spark reschedules the batches of a
+    /// downtime.
+    pub fn resuming(interval: Duration, last_ms: u64) -> Self {
+        let interval_ms = (interval.as_millis() as u64).max(1);
+        BatchScheduler {
+            interval_ms,
+            first_ms: last_ms + interval_ms,
+        }
+    }
+
     /// The time of the first batch.
     pub fn first_batch_time(&self) -> u64 {
         self.first_ms
@@ -48,6 +60,7 @@ impl BatchScheduler {
         sources: &mut [Box<dyn Source>],
         shutdown: &Shutdown,
         batches: &Sender<BatchInput>,
+        journal: Option<&Journal>,
     ) -> u64 {
         let mut time = self.first_ms;
         let mut cut = 0;
@@ -66,6 +79,19 @@ impl BatchScheduler {
                 sources: sources.iter_mut().map(|s| s.cut(time)).collect(),
                 last,
             };
+            if let Some(journal) = journal {
+                // Durable before the batch exists anywhere else: a crash after this
+                // point re-runs exactly this batch.
+                let entry = JournalEntry {
+                    batch_time_ms: time,
+                    sources: input.sources.iter().map(SourceBatch::descriptor).collect(),
+                };
+                if let Err(e) = journal.append(&entry) {
+                    tracing::error!(
+                        "cannot write batch {time} to the batch journal ({e}); a crash now could lose it"
+                    );
+                }
+            }
             cut += 1;
             if batches.send(input).is_err() || last {
                 return cut;
@@ -100,17 +126,27 @@ mod tests {
             for line in self.pending.lock().unwrap().0.drain(..) {
                 records.push_str(&line);
             }
-            SourceBatch::Records(vec![records])
+            SourceBatch::Received(
+                vec![records],
+                crate::checkpoint::Descriptor::Volatile { records: 0 },
+            )
         }
         fn is_finished(&self) -> bool {
             self.pending.lock().unwrap().1
         }
         fn stop(&mut self) {}
+        fn replay(
+            &mut self,
+            _: &crate::checkpoint::Descriptor,
+            _: usize,
+        ) -> anyhow::Result<Vec<Records>> {
+            unreachable!("not journaled")
+        }
     }
 
     fn lines(batch: &BatchInput) -> usize {
         match &batch.sources[0] {
-            SourceBatch::Records(parts) => parts.iter().map(Records::len).sum(),
+            SourceBatch::Received(parts, _) => parts.iter().map(Records::len).sum(),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -134,7 +170,7 @@ mod tests {
             let (clock, fed, shutdown) = (clock.clone(), fed.clone(), shutdown.clone());
             std::thread::spawn(move || {
                 let mut sources: Vec<Box<dyn Source>> = vec![Box::new(fed)];
-                scheduler.run(&*clock, &mut sources, &shutdown, &tx)
+                scheduler.run(&*clock, &mut sources, &shutdown, &tx, None)
             })
         };
         fed.pending.lock().unwrap().0.push("before 11000".into());
@@ -181,7 +217,7 @@ mod tests {
             let (clock, fed, shutdown) = (clock.clone(), fed.clone(), shutdown.clone());
             std::thread::spawn(move || {
                 let mut sources: Vec<Box<dyn Source>> = vec![Box::new(fed)];
-                scheduler.run(&*clock, &mut sources, &shutdown, &tx)
+                scheduler.run(&*clock, &mut sources, &shutdown, &tx, None)
             })
         };
         shutdown.raise();

@@ -5,7 +5,7 @@ mod plugin;
 
 use crate::batch::{Shutdown, SystemClock};
 use crate::config::{self, Diagnostics, LoadError, Pipeline, SourceKind};
-use crate::engine::{Prepared, RunSummary};
+use crate::engine::{Options, Prepared, RunSummary};
 use crate::plugin::{Registry, RegistryError, Runtime};
 use crate::swap::WatchMode;
 use anyhow::{Context as _, bail};
@@ -43,6 +43,10 @@ pub enum Command {
         /// batches, keeping state; a version that fails its first batch is rolled back.
         #[arg(long)]
         watch: bool,
+        /// Resume from the checkpoint even if the pipeline no longer has some of the
+        /// stateful stages it holds state for (that state is dropped).
+        #[arg(long)]
+        allow_non_restored_state: bool,
     },
     /// Run a pipeline for development: plugins given as crates are rebuilt when their
     /// sources change and swapped in while the pipeline runs, keeping state (and
@@ -87,13 +91,18 @@ pub fn main() -> anyhow::Result<ExitCode> {
             file,
             partitions,
             watch,
+            allow_non_restored_state,
         } => run(
             with_partitions(load(&file)?, partitions),
             watch.then_some(WatchMode::Wasm),
+            Options {
+                allow_non_restored_state,
+            },
         ),
         Command::Dev { file, partitions } => run(
             with_partitions(load(&file)?, partitions),
             Some(WatchMode::WasmAndCrates),
+            Options::default(),
         ),
         Command::Plugin(command) => plugin::run(command),
         Command::Validate { file } => validate(&file),
@@ -164,9 +173,9 @@ fn with_partitions(mut pipeline: Pipeline, partitions: Option<usize>) -> Pipelin
     pipeline
 }
 
-fn run(pipeline: Pipeline, watch: Option<WatchMode>) -> anyhow::Result<ExitCode> {
+fn run(pipeline: Pipeline, watch: Option<WatchMode>, options: Options) -> anyhow::Result<ExitCode> {
     let name = pipeline.name.clone();
-    let mut prepared = Prepared::new(pipeline)?;
+    let mut prepared = Prepared::new(pipeline, options)?;
     if let Some(mode) = watch {
         prepared.watch(mode)?;
     }
@@ -249,5 +258,5 @@ fn demo(rate: u64, seconds: u64, partitions: Option<usize>) -> anyhow::Result<Ex
         rate,
         pipeline.partitions
     );
-    run(pipeline, None)
+    run(pipeline, None, Options::default())
 }

@@ -35,6 +35,10 @@ pub struct Pipeline {
     pub batch_interval: Duration,
     /// `[pipeline] partitions`, by default the number of cores.
     pub partitions: usize,
+    /// `[pipeline] checkpoint_dir` and `checkpoint_interval`: fault tolerance, when set.
+    pub checkpoint: Option<CheckpointSpec>,
+    /// `[pipeline] dead_letters`: where records that fail in a plugin are written.
+    pub dead_letters: PathBuf,
     /// `[plugins.*]`, in file order.
     pub plugins: Vec<PluginSpec>,
     /// `[sources.*]`, in file order.
@@ -43,6 +47,27 @@ pub struct Pipeline {
     pub stages: Vec<StageSpec>,
     /// `[sinks.*]`, in file order.
     pub sinks: Vec<SinkSpec>,
+}
+
+/// Checkpointing settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointSpec {
+    /// The directory of checkpoints, the batch journal and write-ahead logs.
+    pub dir: PathBuf,
+    /// A checkpoint every this many batches.
+    pub interval: u32,
+}
+
+/// What a stage does with records a plugin fails on (`on_error`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnError {
+    /// Isolate them and write them, with the error, to the dead-letter output.
+    #[default]
+    DeadLetter,
+    /// Isolate them and drop them (counted and logged).
+    Skip,
+    /// Fail the batch and stop the pipeline; a restart re-runs the batch.
+    Stop,
 }
 
 /// Where a plugin comes from.
@@ -101,6 +126,8 @@ pub struct SourceSpec {
     pub name: String,
     /// `type` and its settings.
     pub kind: SourceKind,
+    /// `wal`: received records go to a write-ahead log before they join a batch.
+    pub wal: bool,
     /// Where the section starts.
     pub at: Location,
 }
@@ -181,6 +208,8 @@ pub struct StageSpec {
     /// `state_snapshots`: map_with_state also outputs every `(key, state)` each batch, as
     /// the node `<stage>.snapshots`.
     pub state_snapshots: bool,
+    /// `on_error`: what to do with records the plugin fails on.
+    pub on_error: OnError,
     /// Where the section starts.
     pub at: Location,
 }

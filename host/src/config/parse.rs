@@ -4,8 +4,8 @@
 use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
 use super::reader::{Context, TableReader};
 use super::{
-    GeneratorSpec, Limits, Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec, SourceKind,
-    SourceSpec, default_partitions, stage, validate,
+    CheckpointSpec, GeneratorSpec, Limits, Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec,
+    SourceKind, SourceSpec, default_partitions, stage, validate,
 };
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -57,7 +57,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
         .collect();
     pipeline.sources = sections(&cx, root, "sources")
         .into_iter()
-        .filter_map(|r| source(r, base))
+        .filter_map(|r| source(r, base, pipeline.checkpoint.is_some()))
         .collect();
     pipeline.stages = sections(&cx, root, "stages")
         .into_iter()
@@ -78,6 +78,8 @@ fn unreachable_pipeline() -> Pipeline {
         name: String::new(),
         batch_interval: std::time::Duration::from_secs(1),
         partitions: 1,
+        checkpoint: None,
+        dead_letters: PathBuf::from("dead-letters"),
         plugins: Vec::new(),
         sources: Vec::new(),
         stages: Vec::new(),
@@ -112,6 +114,27 @@ fn pipeline_section(cx: &Context<'_>, root: &Table, file: &Path) -> Pipeline {
     }
     if let Some(n) = r.integer("partitions", 1) {
         pipeline.partitions = n as usize;
+    }
+    let base = file.parent().unwrap_or(Path::new("."));
+    let interval = r.integer("checkpoint_interval", 1).map(|n| n as u32);
+    match r.string("checkpoint_dir") {
+        Some((dir, _)) => {
+            pipeline.checkpoint = Some(CheckpointSpec {
+                dir: resolve(base, &dir),
+                interval: interval.unwrap_or(10),
+            })
+        }
+        None if interval.is_some() => r.error(
+            "checkpoint_interval",
+            "`checkpoint_interval` without `checkpoint_dir`",
+            Some("add checkpoint_dir = \"checkpoints\" (a directory for checkpoints)".into()),
+        ),
+        None => {}
+    }
+    if let Some((dir, _)) = r.string("dead_letters") {
+        pipeline.dead_letters = resolve(base, &dir);
+    } else {
+        pipeline.dead_letters = resolve(base, "dead-letters");
     }
     r.finish();
     pipeline
@@ -222,7 +245,7 @@ fn plugin(r: TableReader<'_, '_>, base: &Path) -> Option<PluginSpec> {
     })
 }
 
-fn source(r: TableReader<'_, '_>, base: &Path) -> Option<SourceSpec> {
+fn source(r: TableReader<'_, '_>, base: &Path, checkpointed: bool) -> Option<SourceSpec> {
     let name = r.name();
     let at = r.at();
     let hint = format!("one of: {}", SOURCE_TYPES.join(", "));
@@ -295,10 +318,24 @@ fn source(r: TableReader<'_, '_>, base: &Path) -> Option<SourceSpec> {
             return None;
         }
     };
+    // Receivers can write ahead; the other sources can be read again anyway.
+    let receiver = matches!(
+        kind,
+        Some(SourceKind::Socket { .. }) | Some(SourceKind::Stdin)
+    );
+    let wal = receiver && r.boolean("wal").unwrap_or(false);
+    if wal && !checkpointed {
+        r.error(
+            "wal",
+            "a write-ahead log needs a checkpoint directory to live in",
+            Some("add checkpoint_dir = \"checkpoints\" to [pipeline]".into()),
+        );
+    }
     r.finish();
     Some(SourceSpec {
         name,
         kind: kind?,
+        wal,
         at,
     })
 }

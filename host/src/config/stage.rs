@@ -4,7 +4,7 @@
 use super::diagnostic::{Location, did_you_mean};
 use super::parse::resolve;
 use super::reader::TableReader;
-use super::{FunctionRef, Op, PluginSpec, StageSpec, WindowSpec};
+use super::{FunctionRef, OnError, Op, PluginSpec, StageSpec, WindowSpec};
 use std::path::Path;
 use std::time::Duration;
 
@@ -84,6 +84,7 @@ pub fn stage(
         .flatten();
     let state_snapshots = op == Op::MapWithState && r.boolean("state_snapshots").unwrap_or(false);
     let initial_state = initial_state(&r, op, base);
+    let on_error = on_error(&r);
     if let Some(inputs) = &inputs
         && op.is_join()
         && inputs.len() != 2
@@ -116,8 +117,29 @@ pub fn stage(
         timeout,
         initial_state,
         state_snapshots,
+        on_error,
         at,
     })
+}
+
+fn on_error(r: &TableReader<'_, '_>) -> OnError {
+    let Some((raw, _)) = r.string("on_error") else {
+        return OnError::default();
+    };
+    match raw.as_str() {
+        "dead_letter" => OnError::DeadLetter,
+        "skip" => OnError::Skip,
+        "stop" => OnError::Stop,
+        other => {
+            r.error(
+                "on_error",
+                format!("unknown policy `{other}`"),
+                did_you_mean(other, ["dead_letter", "skip", "stop"])
+                    .or_else(|| Some("one of: dead_letter (the default), skip, stop".into())),
+            );
+            OnError::default()
+        }
+    }
 }
 
 fn inputs(r: &TableReader<'_, '_>) -> Option<Vec<String>> {

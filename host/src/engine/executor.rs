@@ -3,6 +3,7 @@
 
 use crate::batch::BatchInput;
 use crate::config::{Op, Pipeline};
+use crate::operator::isolate::DeadLetter;
 use crate::operator::narrow::{StageWork, run_chain, union};
 use crate::operator::{
     StageError, StageRuntime, first_error, global, join, shuffle, stateful, window,
@@ -13,6 +14,7 @@ use crate::record::Records;
 use crate::state::{KeyedState, StageChange, StageState, WindowState, load_initial_state};
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +52,8 @@ pub struct BatchResult<'a> {
     pub outputs: Vec<Option<Cow<'a, [Records]>>>,
     /// Per stage, in pipeline order.
     pub stages: Vec<StageMetrics>,
+    /// Records plugins failed on, set aside.
+    pub dead_letters: Vec<DeadLetter>,
 }
 
 /// State changes a batch made, by stage index, applied by [`Executor::commit`] once the
@@ -64,6 +68,8 @@ pub struct Executor {
     states: Vec<StageState>,
     partitions: usize,
     sink_nodes: Vec<bool>,
+    /// Content hashes of plugin versions on probation: their failures are not bisected.
+    probation: HashSet<String>,
 }
 
 /// What a wide step produced.
@@ -100,6 +106,7 @@ impl Executor {
             states,
             partitions: pipeline.partitions,
             sink_nodes,
+            probation: HashSet::new(),
         }
     }
 
@@ -157,6 +164,11 @@ impl Executor {
         }
     }
 
+    /// Sets the plugin versions on probation (just swapped in).
+    pub fn set_probation(&mut self, hashes: HashSet<String>) {
+        self.probation = hashes;
+    }
+
     /// The stages, in pipeline order.
     pub fn stages(&self) -> &[StageRuntime] {
         &self.stages
@@ -194,6 +206,7 @@ impl Executor {
         batch: &'a Materialized,
     ) -> Result<(BatchResult<'a>, PendingChanges), StageError> {
         let mut pending = PendingChanges::default();
+        let mut dead_letters = Vec::new();
         let time_ms = batch.time_ms;
         let mut outputs: Vec<Option<Cow<'a, [Records]>>> = vec![None; self.plan.nodes.len()];
         let mut unread: Vec<usize> = self.plan.nodes.iter().map(|n| n.readers).collect();
@@ -222,9 +235,13 @@ impl Executor {
                 .collect();
             let mut snapshots = None;
             let result = match step {
-                Step::Narrow(chain) => {
-                    self.run_chain(chain, &union(&inputs), time_ms, &mut metrics)?
-                }
+                Step::Narrow(chain) => self.run_chain(
+                    chain,
+                    &union(&inputs),
+                    time_ms,
+                    &mut metrics,
+                    &mut dead_letters,
+                )?,
                 Step::Wide(node) => {
                     let started = Instant::now();
                     let index = self.stage_index(*node);
@@ -266,6 +283,7 @@ impl Executor {
             records_in,
             outputs,
             stages: metrics,
+            dead_letters,
         };
         Ok((result, pending))
     }
@@ -323,16 +341,24 @@ impl Executor {
         input: &[Records],
         time_ms: u64,
         metrics: &mut [StageMetrics],
+        dead_letters: &mut Vec<DeadLetter>,
     ) -> Result<Vec<Records>, StageError> {
         let stages: Vec<&StageRuntime> = chain.iter().map(|&n| self.stage(n)).collect();
-        let results: Vec<Result<(Records, Vec<StageWork>), StageError>> = input
+        let on_probation = |hash: &str| self.probation.contains(hash);
+        type Done = (Records, Vec<StageWork>, Vec<DeadLetter>);
+        let results: Vec<Result<Done, StageError>> = input
             .par_iter()
             .enumerate()
-            .map(|(p, part)| run_chain(&stages, part, time_ms, p))
+            .map(|(p, part)| {
+                let mut dead = Vec::new();
+                run_chain(&stages, part, time_ms, p, &on_probation, &mut dead)
+                    .map(|(r, w)| (r, w, dead))
+            })
             .collect();
         let done = first_error(results)?;
         let mut out = Vec::with_capacity(done.len());
-        for (records, work) in done {
+        for (records, work, dead) in done {
+            dead_letters.extend(dead);
             for (&node, w) in chain.iter().zip(work) {
                 let m = &mut metrics[self.stage_index(node)];
                 m.records_in += w.records_in;

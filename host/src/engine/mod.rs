@@ -7,6 +7,7 @@
 //! [`Executor`] (all partitions in parallel), writes sinks, and reports. When the
 //! sources end or shutdown is raised, the queue drains and [`run`] returns the totals.
 
+mod durability;
 mod executor;
 mod report;
 mod swapping;
@@ -15,12 +16,19 @@ pub use executor::{BatchResult, Executor, Materialized, PendingChanges, StageMet
 pub use report::{BatchReport, RunSummary};
 
 use crate::batch::{BatchInput, BatchScheduler, Clock, Shutdown};
+use crate::checkpoint::{Descriptor, JournalEntry, Position};
+use crate::config::OnError;
 use crate::config::Pipeline;
+use crate::operator::StageError;
+use crate::operator::isolate::DeadLetter;
 use crate::plugin::{Registry, Runtime};
+use crate::record::Records;
+use crate::sink::FilesSink;
 use crate::sink::{self, Sink, SinkBatch};
 use crate::source;
 use crate::swap::{HotSwap, WatchMode};
 use anyhow::Context as _;
+use durability::Durability;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use swapping::Probation;
@@ -35,15 +43,38 @@ pub struct Prepared {
     hot_swap: Option<HotSwap>,
     /// Versions swapped in that have not yet completed a batch.
     probations: Vec<Probation>,
+    durability: Option<Durability>,
+    /// Set when a stage with `on_error = "stop"` failed: no further batch runs.
+    stopped: Option<String>,
+    /// Where dead letters go, opened when the first one comes.
+    dead_letters: Option<FilesSink>,
+}
+
+/// How to start.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Resume from a checkpoint even if some of its stateful stages are gone.
+    pub allow_non_restored_state: bool,
 }
 
 impl Prepared {
-    /// Loads and checks every plugin, plans the pipeline and opens its sinks. Nothing
-    /// is read yet: a pipeline that fails here has consumed no input.
-    pub fn new(pipeline: Pipeline) -> anyhow::Result<Self> {
+    /// Loads and checks every plugin, plans the pipeline, opens its sinks and, with a
+    /// checkpoint directory, restores the newest checkpoint. Nothing is read yet: a
+    /// pipeline that fails here has consumed no input.
+    pub fn new(pipeline: Pipeline, options: Options) -> anyhow::Result<Self> {
         let runtime = Arc::new(Runtime::new().context("cannot start the WebAssembly runtime")?);
         let registry = Registry::load(&pipeline, &runtime)?;
-        let executor = Executor::new(&pipeline, &registry);
+        let mut executor = Executor::new(&pipeline, &registry);
+        let durability = match &pipeline.checkpoint {
+            Some(spec) => Some(Durability::open(
+                spec,
+                &pipeline,
+                &mut executor,
+                &registry,
+                options.allow_non_restored_state,
+            )?),
+            None => None,
+        };
         let sinks = pipeline
             .sinks
             .iter()
@@ -57,6 +88,9 @@ impl Prepared {
             runtime,
             hot_swap: None,
             probations: Vec::new(),
+            durability,
+            stopped: None,
+            dead_letters: None,
         })
     }
 
@@ -71,28 +105,66 @@ impl Prepared {
         Ok(())
     }
 
-    /// Opens the sources and runs batches until the sources end or `shutdown` is
-    /// raised; then finishes the queued batches and returns the totals.
+    /// Opens the sources, re-runs journaled batches a crash interrupted, and runs
+    /// batches until the sources end or `shutdown` is raised; then finishes the queued
+    /// batches, writes a last checkpoint and returns the totals.
     pub fn run(mut self, clock: Arc<dyn Clock>, shutdown: Shutdown) -> anyhow::Result<RunSummary> {
         let interval_ms = self.pipeline.batch_interval.as_millis() as u64;
-        self.executor
-            .load_initial_state(&self.pipeline, clock.now_ms())?;
+        if !self.durability.as_ref().is_some_and(|d| d.restored) {
+            self.executor
+                .load_initial_state(&self.pipeline, clock.now_ms())?;
+        }
+        let positions: Vec<Position> = match &self.durability {
+            Some(d) => d.positions().to_vec(),
+            None => vec![Position::Start; self.pipeline.sources.len()],
+        };
+        let checkpoint_dir = self.durability.as_ref().map(|d| d.dir().to_path_buf());
         let mut sources = self
             .pipeline
             .sources
             .iter()
-            .map(|spec| {
-                source::open(spec, self.pipeline.partitions, interval_ms)
-                    .with_context(|| format!("source `{}`", spec.name))
+            .zip(&positions)
+            .map(|(spec, position)| {
+                source::open(
+                    spec,
+                    self.pipeline.partitions,
+                    interval_ms,
+                    position,
+                    checkpoint_dir.as_deref(),
+                )
+                .with_context(|| format!("source `{}`", spec.name))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let scheduler = BatchScheduler::new(self.pipeline.batch_interval, clock.now_ms());
+        let mut summary = RunSummary::default();
+        let mut journal = None;
+        let mut scheduler = BatchScheduler::new(self.pipeline.batch_interval, clock.now_ms());
+        if let Some(durability) = &mut self.durability {
+            durability.set_receivers(sources.iter().map(|s| s.received()).collect());
+            journal = Some(durability.journal());
+            if let Some(last) = durability.resume_after {
+                scheduler = BatchScheduler::resuming(self.pipeline.batch_interval, last);
+            }
+            let replay = std::mem::take(&mut durability.replay);
+            for entry in replay {
+                let report = self.replay(entry, &mut sources, &*clock);
+                report.log();
+                summary.add(&report);
+            }
+        }
         let (batches, queue) = crossbeam_channel::unbounded::<BatchInput>();
         let scheduling = {
             let (clock, shutdown) = (clock.clone(), shutdown.clone());
             std::thread::Builder::new()
                 .name("batch-scheduler".into())
-                .spawn(move || scheduler.run(&*clock, &mut sources, &shutdown, &batches))?
+                .spawn(move || {
+                    scheduler.run(
+                        &*clock,
+                        &mut sources,
+                        &shutdown,
+                        &batches,
+                        journal.as_deref(),
+                    )
+                })?
         };
         tracing::info!(
             "running pipeline `{}`: {} sources, {} stages, {} sinks, {} partitions, batch interval {} ms",
@@ -103,23 +175,87 @@ impl Prepared {
             self.pipeline.partitions,
             interval_ms
         );
-        let mut summary = RunSummary::default();
+        let mut last_time = None;
         for input in queue {
+            if self.stopped.is_some() {
+                // Journaled, not processed: a restart runs it.
+                continue;
+            }
             // Between two batches: the only place a plugin version changes.
             self.apply_swaps();
+            last_time = Some(input.time_ms);
             let report = self.process(input, &*clock);
             report.log();
             summary.add(&report);
+            if let Some(stage) = &self.stopped {
+                tracing::error!(
+                    "stopping: stage `{stage}` failed and its on_error is \"stop\"; fix it and start again, the failed batch will run again"
+                );
+                shutdown.raise();
+            }
         }
         let _ = scheduling.join();
+        if let (Some(durability), Some(time)) = (&mut self.durability, last_time) {
+            durability.checkpoint(time, &self.pipeline, &self.executor, &self.registry, true);
+        }
+        if let Some(durability) = &mut self.durability {
+            durability.wait_for_writer();
+        }
         Ok(summary)
     }
 
     fn process(&mut self, input: BatchInput, clock: &dyn Clock) -> BatchReport {
-        let time_ms = input.time_ms;
-        let scheduling_delay = Duration::from_millis(clock.now_ms().saturating_sub(time_ms));
+        let descriptors: Vec<Descriptor> = input.sources.iter().map(|s| s.descriptor()).collect();
+        let scheduling_delay = Duration::from_millis(clock.now_ms().saturating_sub(input.time_ms));
         let started = Instant::now();
         let batch = self.executor.materialize(input);
+        self.process_batch(batch, &descriptors, scheduling_delay, started)
+    }
+
+    /// Runs a journaled batch again, with exactly the input it had.
+    fn replay(
+        &mut self,
+        entry: JournalEntry,
+        sources: &mut [Box<dyn source::Source>],
+        clock: &dyn Clock,
+    ) -> BatchReport {
+        let started = Instant::now();
+        let scheduling_delay =
+            Duration::from_millis(clock.now_ms().saturating_sub(entry.batch_time_ms));
+        let mut inputs = Vec::with_capacity(sources.len());
+        for ((source, descriptor), spec) in sources
+            .iter_mut()
+            .zip(&entry.sources)
+            .zip(&self.pipeline.sources)
+        {
+            match source.replay(descriptor, self.pipeline.partitions) {
+                Ok(parts) => inputs.push(parts),
+                Err(e) => {
+                    tracing::error!(
+                        "batch {} cannot run again: source `{}`: {e:#}",
+                        entry.batch_time_ms,
+                        spec.name
+                    );
+                    inputs.push(Vec::new());
+                }
+            }
+        }
+        tracing::info!("computing journaled batch {} again", entry.batch_time_ms);
+        let batch = Materialized {
+            time_ms: entry.batch_time_ms,
+            sources: inputs,
+        };
+        self.process_batch(batch, &entry.sources, scheduling_delay, started)
+    }
+
+    fn process_batch(
+        &mut self,
+        batch: Materialized,
+        descriptors: &[Descriptor],
+        scheduling_delay: Duration,
+        started: Instant,
+    ) -> BatchReport {
+        let time_ms = batch.time_ms;
         let mut report = BatchReport {
             time_ms,
             records_in: batch
@@ -132,14 +268,23 @@ impl Prepared {
             processing_time: Duration::ZERO,
             stages: Vec::new(),
             versions: Vec::new(),
+            dead_letters: 0,
             error: None,
         };
         loop {
             report.versions = self.registry.versions();
+            self.executor.set_probation(self.probation_hashes());
             match self.executor.run(&batch) {
                 Ok((result, changes)) => {
                     report.stages = result.stages.clone();
-                    match self.write_sinks(&result, &report.versions) {
+                    report.dead_letters = result.dead_letters.len() as u64;
+                    let written = self
+                        .write_sinks(&result, &report.versions)
+                        .and_then(|written| {
+                            self.write_dead_letters(time_ms, &result.dead_letters, &report.versions)
+                                .map(|()| written)
+                        });
+                    match written {
                         Ok(written) => {
                             report.records_out = written;
                             // Only a batch whose output is written changes state.
@@ -150,12 +295,91 @@ impl Prepared {
                     }
                 }
                 Err(e) if self.rolls_back(&e, time_ms) => continue,
-                Err(e) => report.error = Some(e.to_string()),
+                Err(e) => {
+                    self.note_stop(&e);
+                    report.error = Some(e.to_string());
+                }
             }
             break;
         }
+        if self.stopped.is_none()
+            && let Some(durability) = &mut self.durability
+        {
+            durability.after_batch(
+                time_ms,
+                descriptors,
+                &self.pipeline,
+                &self.executor,
+                &self.registry,
+            );
+        }
         report.processing_time = started.elapsed();
         report
+    }
+
+    /// Stops the pipeline if `error` came from a stage whose `on_error` is `stop`.
+    fn note_stop(&mut self, error: &StageError) {
+        let policy = self
+            .pipeline
+            .stages
+            .iter()
+            .find(|s| s.name == error.stage)
+            .map(|s| s.on_error);
+        if policy == Some(OnError::Stop) {
+            self.stopped = Some(error.stage.clone());
+        }
+    }
+
+    /// Writes the dead letters of stages whose `on_error` is `dead_letter` as a batch
+    /// directory of the dead-letter output (a files sink); the others are only counted.
+    fn write_dead_letters(
+        &mut self,
+        time_ms: u64,
+        dead: &[DeadLetter],
+        versions: &[(String, String)],
+    ) -> Result<(), String> {
+        let policy = |stage: &str| {
+            self.pipeline
+                .stages
+                .iter()
+                .find(|s| s.name == stage)
+                .map(|s| s.on_error)
+        };
+        let mut records = Records::new();
+        for letter in dead {
+            match policy(&letter.stage) {
+                Some(OnError::DeadLetter) => records.push_encoded(&letter.encode(time_ms)),
+                _ => tracing::warn!(
+                    "stage `{}`: skipped a record `{}` failed on: {}",
+                    letter.stage,
+                    letter.function,
+                    letter.error
+                ),
+            }
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        let sink = match &mut self.dead_letters {
+            Some(sink) => sink,
+            None => self.dead_letters.insert(
+                FilesSink::new(&self.pipeline.dead_letters, "dead-letters")
+                    .map_err(|e| format!("dead letters: {e:#}"))?,
+            ),
+        };
+        let count = records.len();
+        let partitions = [records];
+        sink.write(&SinkBatch {
+            time_ms,
+            partitions: &partitions,
+            versions,
+        })
+        .map_err(|e| format!("dead letters: {e:#}"))?;
+        tracing::warn!(
+            "batch {time_ms}: {count} records a plugin failed on were set aside in {}",
+            sink.batch_dir(time_ms).display()
+        );
+        Ok(())
     }
 
     fn write_sinks(

@@ -21,6 +21,8 @@ pub struct BatchReport {
     pub stages: Vec<StageMetrics>,
     /// The plugin versions the batch ran: (plugin, content hash), by name.
     pub versions: Vec<(String, String)>,
+    /// Records a plugin failed on, set aside to the dead-letter output.
+    pub dead_letters: u64,
     /// Why the batch failed, if it did.
     pub error: Option<String>,
 }
@@ -49,10 +51,15 @@ impl BatchReport {
     pub fn log(&self) {
         match &self.error {
             None => tracing::info!(
-                "batch {}: {} records in, {} out; processing {} ms, scheduling delay {} ms, total delay {} ms; plugins {}",
+                "batch {}: {} records in, {} out{}; processing {} ms, scheduling delay {} ms, total delay {} ms; plugins {}",
                 self.time_ms,
                 self.total_in(),
                 self.records_out,
+                if self.dead_letters > 0 {
+                    format!(", {} dead letters", self.dead_letters)
+                } else {
+                    String::new()
+                },
                 self.processing_time.as_millis(),
                 self.scheduling_delay.as_millis(),
                 self.total_delay().as_millis(),

@@ -122,6 +122,11 @@ impl Prepared {
         );
     }
 
+    /// The content hashes of the versions on probation.
+    pub(super) fn probation_hashes(&self) -> std::collections::HashSet<String> {
+        self.probations.iter().map(|p| p.hash.clone()).collect()
+    }
+
     /// Ends the probation of every version that a successful batch gave records to: it
     /// has shown it works. (A batch with no records for it proves nothing.)
     pub(super) fn end_proven_probations(&mut self, stages: &[crate::engine::StageMetrics]) {

@@ -11,13 +11,14 @@
 //! - [`join`]: two keyed inputs joined or co-grouped per batch.
 
 pub mod global;
+pub mod isolate;
 pub mod join;
 pub mod narrow;
 pub mod shuffle;
 pub mod stateful;
 pub mod window;
 
-use crate::config::{FunctionRef, Op, StageSpec};
+use crate::config::{FunctionRef, OnError, Op, StageSpec};
 use crate::plugin::{Call, CallError, PluginVersion, Registry};
 use crate::record::Records;
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct StageRuntime {
     pub timeout_ms: Option<u64>,
     /// Whether map_with_state also outputs its state snapshots.
     pub snapshots: bool,
+    /// What to do with records the function fails on.
+    pub on_error: OnError,
 }
 
 impl StageRuntime {
@@ -77,6 +80,7 @@ impl StageRuntime {
                 .map(|w| (w.length.as_millis() as u64, w.slide.as_millis() as u64)),
             timeout_ms: spec.timeout.map(|t| t.as_millis() as u64),
             snapshots: spec.state_snapshots,
+            on_error: spec.on_error,
         }
     }
 
@@ -131,6 +135,7 @@ impl StageRuntime {
             window: None,
             timeout_ms: None,
             snapshots: false,
+            on_error: OnError::default(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Narrow operators: a chain of stages run on one partition in one pass.
 
+use super::isolate::{DeadLetter, call_isolating};
 use super::{StageError, StageRuntime};
 use crate::config::Op;
 use crate::record::Records;
@@ -24,6 +25,8 @@ pub fn run_chain(
     input: &Records,
     time_ms: u64,
     partition: usize,
+    on_probation: &dyn Fn(&str) -> bool,
+    dead: &mut Vec<DeadLetter>,
 ) -> Result<(Records, Vec<StageWork>), StageError> {
     let mut current: Cow<'_, Records> = Cow::Borrowed(input);
     let mut work = Vec::with_capacity(chain.len());
@@ -31,7 +34,14 @@ pub fn run_chain(
         let started = Instant::now();
         let records_in = current.len() as u64;
         if stage.op != Op::Union {
-            current = Cow::Owned(stage.call(&current, 0, time_ms, partition)?);
+            current = Cow::Owned(call_isolating(
+                stage,
+                &current,
+                time_ms,
+                partition,
+                on_probation,
+                dead,
+            )?);
         }
         work.push(StageWork {
             records_in,

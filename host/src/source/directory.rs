@@ -4,6 +4,7 @@
 //! then name; names starting with `.` or `_` (temporary files) are ignored.
 
 use super::{Source, SourceBatch};
+use crate::checkpoint::Descriptor;
 use crate::record::Records;
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -19,12 +20,13 @@ pub struct DirectorySource {
 }
 
 impl DirectorySource {
-    /// A source over the files that appear in `path` from now on, and those already there.
-    pub fn new(name: &str, path: &Path) -> Self {
+    /// A source over the files that appear in `path`, and those already there, except
+    /// the file names in `taken` (taken before a restart).
+    pub fn new(name: &str, path: &Path, taken: Vec<String>) -> Self {
         DirectorySource {
             name: name.to_string(),
             path: path.to_path_buf(),
-            seen: HashSet::new(),
+            seen: taken.into_iter().map(OsString::from).collect(),
             stopped: false,
         }
     }
@@ -83,6 +85,14 @@ impl Source for DirectorySource {
     fn stop(&mut self) {
         self.stopped = true;
     }
+
+    fn replay(
+        &mut self,
+        descriptor: &Descriptor,
+        partitions: usize,
+    ) -> anyhow::Result<Vec<Records>> {
+        super::replay_described(descriptor, partitions, None)
+    }
 }
 
 /// Reads a file's lines as string records. Invalid UTF-8 is replaced rather than
@@ -124,7 +134,7 @@ mod tests {
         std::fs::write(dir.join("a.txt"), "1\n2\n").unwrap();
         std::fs::write(dir.join(".hidden"), "x\n").unwrap();
         std::fs::write(dir.join("_tmp"), "x\n").unwrap();
-        let mut source = DirectorySource::new("d", &dir);
+        let mut source = DirectorySource::new("d", &dir, vec![]);
         let SourceBatch::Files(first) = source.cut(1) else {
             panic!()
         };

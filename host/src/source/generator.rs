@@ -7,6 +7,7 @@
 //! natural text: the first words are common English words, the long tail is made-up.
 
 use super::{Source, SourceBatch};
+use crate::checkpoint::Descriptor;
 use crate::config::GeneratorSpec;
 use crate::record::Records;
 use std::ops::Range;
@@ -155,13 +156,14 @@ pub struct GeneratorSource {
 }
 
 impl GeneratorSource {
-    /// A source over `generator` for batches of `interval_ms`.
-    pub fn new(generator: Arc<Generator>, interval_ms: u64) -> Self {
+    /// A source over `generator` for batches of `interval_ms`, resuming (after a
+    /// restart) from a start time and the number of lines already emitted.
+    pub fn new(generator: Arc<Generator>, interval_ms: u64, resume: Option<(u64, u64)>) -> Self {
         GeneratorSource {
             generator,
             interval_ms,
-            start_ms: None,
-            emitted: 0,
+            start_ms: resume.map(|(start, _)| start),
+            emitted: resume.map_or(0, |(_, emitted)| emitted),
             stopped: false,
         }
     }
@@ -180,7 +182,7 @@ impl Source for GeneratorSource {
             .max(self.emitted);
         let range = self.emitted..target;
         self.emitted = target;
-        SourceBatch::Generated(self.generator.clone(), range)
+        SourceBatch::Generated(self.generator.clone(), start, range)
     }
 
     fn is_finished(&self) -> bool {
@@ -194,6 +196,14 @@ impl Source for GeneratorSource {
 
     fn stop(&mut self) {
         self.stopped = true;
+    }
+
+    fn replay(
+        &mut self,
+        descriptor: &Descriptor,
+        partitions: usize,
+    ) -> anyhow::Result<Vec<Records>> {
+        super::replay_described(descriptor, partitions, Some(&self.generator))
     }
 }
 
@@ -242,10 +252,10 @@ mod tests {
 
     #[test]
     fn rate_and_count_shape_the_batches() {
-        let mut source = GeneratorSource::new(generator(Some(2_500), 1_000), 1_000);
+        let mut source = GeneratorSource::new(generator(Some(2_500), 1_000), 1_000, None);
         let ranges: Vec<_> = (1..=4)
             .map(|t| match source.cut(t * 1_000) {
-                SourceBatch::Generated(_, r) => r,
+                SourceBatch::Generated(_, _, r) => r,
                 other => panic!("{other:?}"),
             })
             .collect();

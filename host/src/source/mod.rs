@@ -11,15 +11,18 @@ mod generator;
 mod received;
 mod socket;
 mod stdin;
+mod wal;
 
 pub use generator::{Generator, Vocabulary};
 pub use received::Received;
+pub use wal::{Wal, WalPos};
 
+use crate::checkpoint::{Descriptor, Position};
 use crate::config::{SourceKind, SourceSpec};
 use crate::record::Records;
 use rayon::prelude::*;
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A source of records, cut into batches by the scheduler.
@@ -33,70 +36,157 @@ pub trait Source: Send {
 
     /// Stops receiving; what was received stays for the next cut.
     fn stop(&mut self);
+
+    /// The records of a journaled batch, given again exactly as they were.
+    fn replay(
+        &mut self,
+        descriptor: &Descriptor,
+        partitions: usize,
+    ) -> anyhow::Result<Vec<Records>>;
+
+    /// A receiver's buffer (and write-ahead log), for housekeeping after checkpoints.
+    fn received(&self) -> Option<Arc<Received>> {
+        None
+    }
 }
 
 /// One source's share of a batch.
 #[derive(Debug)]
 pub enum SourceBatch {
-    /// Records already received, already spread over partitions.
-    Records(Vec<Records>),
+    /// Records already received and spread over partitions, and how to get them again.
+    Received(Vec<Records>, Descriptor),
     /// Files to read, in order.
     Files(Vec<PathBuf>),
-    /// Lines `range` of a generator.
-    Generated(Arc<Generator>, Range<u64>),
+    /// Lines `range` of a generator that started at the given time.
+    Generated(Arc<Generator>, u64, Range<u64>),
 }
 
 impl SourceBatch {
-    /// Reads the batch's records into `partitions` partitions.
-    pub fn materialize(self, partitions: usize) -> Vec<Records> {
+    /// What the batch journal records of this share.
+    pub fn descriptor(&self) -> Descriptor {
         match self {
-            SourceBatch::Records(parts) => parts,
-            SourceBatch::Files(files) => {
-                let read: Vec<Records> =
-                    files.par_iter().map(|f| directory::read_lines(f)).collect();
-                Records::concat(&read).split(partitions)
-            }
-            SourceBatch::Generated(generator, range) => {
-                let len = range.end - range.start;
-                let n = partitions as u64;
-                (0..n)
-                    .into_par_iter()
-                    .map(|p| {
-                        generator.lines(range.start + len * p / n..range.start + len * (p + 1) / n)
-                    })
-                    .collect()
-            }
+            SourceBatch::Received(_, descriptor) => descriptor.clone(),
+            SourceBatch::Files(files) => Descriptor::Files(files.clone()),
+            SourceBatch::Generated(_, start_ms, range) => Descriptor::Generated {
+                start_ms: *start_ms,
+                from: range.start,
+                to: range.end,
+            },
         }
     }
 
-    /// How many records the batch holds, where that is known before reading it.
-    pub fn known_len(&self) -> Option<u64> {
+    /// Reads the batch's records into `partitions` partitions.
+    pub fn materialize(self, partitions: usize) -> Vec<Records> {
         match self {
-            SourceBatch::Records(parts) => Some(parts.iter().map(|p| p.len() as u64).sum()),
-            SourceBatch::Files(_) => None,
-            SourceBatch::Generated(_, range) => Some(range.end - range.start),
+            SourceBatch::Received(parts, _) => parts,
+            SourceBatch::Files(files) => read_files(&files, partitions),
+            SourceBatch::Generated(generator, _, range) => generate(&generator, range, partitions),
         }
     }
 }
 
+/// The lines of `files`, in order, split evenly into `partitions` partitions.
+fn read_files(files: &[PathBuf], partitions: usize) -> Vec<Records> {
+    let read: Vec<Records> = files.par_iter().map(|f| directory::read_lines(f)).collect();
+    Records::concat(&read).split(partitions)
+}
+
+/// Lines `range` of `generator`, generated in parallel, one contiguous run per partition.
+fn generate(generator: &Generator, range: Range<u64>, partitions: usize) -> Vec<Records> {
+    let len = range.end - range.start;
+    let n = partitions as u64;
+    (0..n)
+        .into_par_iter()
+        .map(|p| generator.lines(range.start + len * p / n..range.start + len * (p + 1) / n))
+        .collect()
+}
+
 /// Opens the source `spec` for a pipeline of `partitions` partitions with batches of
-/// `interval_ms`.
+/// `interval_ms`, resuming after `position`. Write-ahead logs live under `checkpoint_dir`.
 pub fn open(
     spec: &SourceSpec,
     partitions: usize,
     interval_ms: u64,
+    position: &Position,
+    checkpoint_dir: Option<&Path>,
 ) -> anyhow::Result<Box<dyn Source>> {
+    let last = match position {
+        Position::Start => None,
+        Position::After { last, .. } => Some(last),
+    };
+    let received = || -> anyhow::Result<Arc<Received>> {
+        match checkpoint_dir.filter(|_| spec.wal) {
+            Some(dir) => {
+                let wal = Wal::open(&dir.join("wal").join(&spec.name))?;
+                let resume = match last {
+                    Some(Descriptor::Wal { to, .. }) => *to,
+                    _ => WalPos::default(),
+                };
+                let received = Received::with_wal(partitions, wal, resume)?;
+                if let Some(n) = received.logged() {
+                    tracing::info!(
+                        "source `{}`: its write-ahead log holds {n} records received so far",
+                        spec.name
+                    );
+                }
+                Ok(received)
+            }
+            None => Ok(Received::new(partitions)),
+        }
+    };
     Ok(match &spec.kind {
         SourceKind::Socket { address, reconnect } => Box::new(socket::SocketSource::start(
-            &spec.name, address, *reconnect, partitions,
+            &spec.name,
+            address,
+            *reconnect,
+            received()?,
         )?),
-        SourceKind::Stdin => Box::new(stdin::StdinSource::start(partitions)?),
+        SourceKind::Stdin => Box::new(stdin::StdinSource::start(received()?)?),
         SourceKind::Directory { path } => {
-            Box::new(directory::DirectorySource::new(&spec.name, path))
+            let taken = match position {
+                Position::After { taken, .. } => taken.clone(),
+                Position::Start => Vec::new(),
+            };
+            Box::new(directory::DirectorySource::new(&spec.name, path, taken))
         }
-        SourceKind::Generator(g) => Box::new(generator::GeneratorSource::new(
-            Generator::new(g.clone()),
-            interval_ms,
-        )),
+        SourceKind::Generator(g) => {
+            let resume = match last {
+                Some(Descriptor::Generated { start_ms, to, .. }) => Some((*start_ms, *to)),
+                _ => None,
+            };
+            Box::new(generator::GeneratorSource::new(
+                Generator::new(g.clone()),
+                interval_ms,
+                resume,
+            ))
+        }
     })
+}
+
+/// Replays a descriptor that any source kind can give again from its description alone.
+fn replay_described(
+    descriptor: &Descriptor,
+    partitions: usize,
+    generator: Option<&Generator>,
+) -> anyhow::Result<Vec<Records>> {
+    match (descriptor, generator) {
+        (Descriptor::Files(files), _) => {
+            if let Some(gone) = files.iter().find(|f| !f.is_file()) {
+                anyhow::bail!(
+                    "cannot read {} again: it is gone (input files must stay until their batch is checkpointed)",
+                    gone.display()
+                );
+            }
+            Ok(read_files(files, partitions))
+        }
+        (Descriptor::Generated { from, to, .. }, Some(generator)) => {
+            Ok(generate(generator, *from..*to, partitions))
+        }
+        (Descriptor::Volatile { records }, _) => {
+            anyhow::bail!(
+                "its {records} received records were not written ahead (set `wal = true` on the source to keep them) and are lost"
+            )
+        }
+        (other, _) => anyhow::bail!("this source cannot give {other:?} again"),
+    }
 }

@@ -1,6 +1,8 @@
 //! The buffer a receiver thread fills and the scheduler empties, and the line-reading
 //! loop shared by the socket and stdin receivers.
 
+use super::wal::{Wal, WalPos};
+use crate::checkpoint::Descriptor;
 use crate::record::Records;
 use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +12,8 @@ use std::sync::{Arc, Mutex};
 /// next, so a batch's records spread evenly over partitions.
 const BLOCK_RECORDS: usize = 1024;
 
-/// Records received since the last cut, spread over partitions block by block.
+/// Records received since the last cut, spread over partitions block by block, and
+/// (with `wal = true`) written ahead.
 pub struct Received {
     state: Mutex<State>,
     finished: AtomicBool,
@@ -20,25 +23,74 @@ struct State {
     parts: Vec<Records>,
     next: usize,
     in_block: usize,
+    log: Option<Logged>,
+}
+
+/// A write-ahead log and where the last cut ended in it.
+struct Logged {
+    wal: Wal,
+    cut: WalPos,
 }
 
 impl Received {
     /// An empty buffer for `partitions` partitions.
     pub fn new(partitions: usize) -> Arc<Self> {
+        Self::build(partitions, None)
+    }
+
+    /// A buffer that writes every block to `wal` before keeping it. Records the log holds
+    /// after `resume` (received before a restart, never cut into a batch) are in the
+    /// buffer from the start.
+    pub fn with_wal(partitions: usize, mut wal: Wal, resume: WalPos) -> std::io::Result<Arc<Self>> {
+        let end = wal.sync()?;
+        let pending = if resume < end {
+            wal.read(resume, end, partitions)?
+        } else {
+            Vec::new()
+        };
+        let received = Self::build(partitions, Some(Logged { wal, cut: resume }));
+        let waiting: usize = pending.iter().map(Records::len).sum();
+        if waiting > 0 {
+            tracing::info!(
+                "{waiting} records received before the restart and not yet in a batch go into the next one"
+            );
+            let mut state = received.state.lock().unwrap_or_else(|p| p.into_inner());
+            for (part, records) in state.parts.iter_mut().zip(pending) {
+                part.append(&records);
+            }
+        }
+        Ok(received)
+    }
+
+    fn build(partitions: usize, log: Option<Logged>) -> Arc<Self> {
         Arc::new(Received {
             state: Mutex::new(State {
                 parts: (0..partitions.max(1)).map(|_| Records::new()).collect(),
                 next: 0,
                 in_block: 0,
+                log,
             }),
             finished: AtomicBool::new(false),
         })
     }
 
-    /// Adds records (all complete lines) to the buffer.
+    /// Records received since the write-ahead log began, if there is one.
+    pub fn logged(&self) -> Option<u64> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.log.as_ref().map(|l| l.wal.received())
+    }
+
+    /// Adds records (all complete lines) to the buffer, after the write-ahead log.
     pub fn push(&self, block: &Records) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let next = state.next;
+        if let Some(log) = &mut state.log
+            && let Err(e) = log.wal.append(next, block)
+        {
+            tracing::error!(
+                "cannot write received records ahead ({e}); they are kept in memory only"
+            );
+        }
         state.parts[next].append(block);
         state.in_block += block.len();
         if state.in_block >= BLOCK_RECORDS {
@@ -47,12 +99,53 @@ impl Received {
         }
     }
 
-    /// Takes everything received so far.
-    pub fn take(&self) -> Vec<Records> {
+    /// Takes everything received so far, with what the batch journal needs to take it
+    /// again: its range of the write-ahead log, synced first, or just how many records
+    /// it was.
+    pub fn take(&self) -> (Vec<Records>, Descriptor) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let n = state.parts.len();
         state.in_block = 0;
-        std::mem::replace(&mut state.parts, (0..n).map(|_| Records::new()).collect())
+        let parts = std::mem::replace(&mut state.parts, (0..n).map(|_| Records::new()).collect());
+        let records = parts.iter().map(|p| p.len() as u64).sum();
+        let descriptor = match &mut state.log {
+            Some(log) => match log.wal.sync() {
+                Ok(end) => Descriptor::Wal {
+                    from: std::mem::replace(&mut log.cut, end),
+                    to: end,
+                },
+                Err(e) => {
+                    tracing::error!(
+                        "cannot sync the write-ahead log ({e}); this batch's received records cannot be replayed"
+                    );
+                    Descriptor::Volatile { records }
+                }
+            },
+            None => Descriptor::Volatile { records },
+        };
+        (parts, descriptor)
+    }
+
+    /// The records of a journaled range of the write-ahead log.
+    pub fn replay(
+        &self,
+        from: WalPos,
+        to: WalPos,
+        partitions: usize,
+    ) -> anyhow::Result<Vec<Records>> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut state.log {
+            Some(log) => Ok(log.wal.read(from, to, partitions)?),
+            None => anyhow::bail!("this source has no write-ahead log to replay from"),
+        }
+    }
+
+    /// Deletes what a checkpoint covers: the log's segments wholly before `position`.
+    pub fn truncate_before(&self, position: WalPos) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(log) = &mut state.log {
+            log.wal.truncate_before(position);
+        }
     }
 
     /// Marks the receiver as done: nothing more will be pushed.
@@ -127,7 +220,7 @@ mod tests {
         let (count, end) = read_lines(&mut BufReader::new(&b"a\r\nb\n\nlast"[..]), &received);
         assert_eq!(count, 4);
         assert!(matches!(end, ReadEnd::Eof));
-        let parts = received.take();
+        let (parts, _) = received.take();
         let all = Records::concat(&parts);
         let mut expected = Records::new();
         for l in ["a", "b", "", "last"] {
@@ -144,13 +237,13 @@ mod tests {
             &mut BufReader::with_capacity(1 << 20, text.as_bytes()),
             &received,
         );
-        let parts = received.take();
+        let (parts, _) = received.take();
         assert_eq!(parts.iter().map(Records::len).sum::<usize>(), 5000);
         assert!(
             parts.iter().all(|p| p.len() >= 1024),
             "{:?}",
             parts.iter().map(Records::len).collect::<Vec<_>>()
         );
-        assert!(received.take().iter().all(Records::is_empty));
+        assert!(received.take().0.iter().all(Records::is_empty));
     }
 }

@@ -4,6 +4,8 @@
 
 use super::received::{ReadEnd, Received, read_lines};
 use super::{Source, SourceBatch};
+use crate::checkpoint::Descriptor;
+use crate::record::Records;
 use std::io::BufReader;
 use std::net::{Shutdown as NetShutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,9 +30,8 @@ impl SocketSource {
         name: &str,
         address: &str,
         reconnect: bool,
-        partitions: usize,
+        received: Arc<Received>,
     ) -> anyhow::Result<Self> {
-        let received = Received::new(partitions);
         let stopping = Arc::new(AtomicBool::new(false));
         let connection = Arc::new(Mutex::new(None));
         let receiver = Receiver {
@@ -55,7 +56,23 @@ impl SocketSource {
 
 impl Source for SocketSource {
     fn cut(&mut self, _batch_time_ms: u64) -> SourceBatch {
-        SourceBatch::Records(self.received.take())
+        let (parts, descriptor) = self.received.take();
+        SourceBatch::Received(parts, descriptor)
+    }
+
+    fn replay(
+        &mut self,
+        descriptor: &Descriptor,
+        partitions: usize,
+    ) -> anyhow::Result<Vec<Records>> {
+        match descriptor {
+            Descriptor::Wal { from, to } => self.received.replay(*from, *to, partitions),
+            other => super::replay_described(other, partitions, None),
+        }
+    }
+
+    fn received(&self) -> Option<Arc<Received>> {
+        Some(self.received.clone())
     }
 
     fn is_finished(&self) -> bool {

@@ -2,6 +2,8 @@
 
 use super::received::{ReadEnd, Received, read_lines};
 use super::{Source, SourceBatch};
+use crate::checkpoint::Descriptor;
+use crate::record::Records;
 use std::io::BufReader;
 use std::sync::Arc;
 
@@ -13,8 +15,7 @@ pub struct StdinSource {
 impl StdinSource {
     /// Starts the receiver thread. It is not joined on stop: a read from a terminal
     /// cannot be interrupted, and the process exits after the last batch anyway.
-    pub fn start(partitions: usize) -> anyhow::Result<Self> {
-        let received = Received::new(partitions);
+    pub fn start(received: Arc<Received>) -> anyhow::Result<Self> {
         let filling = received.clone();
         std::thread::Builder::new()
             .name("receiver-stdin".into())
@@ -39,7 +40,23 @@ impl StdinSource {
 
 impl Source for StdinSource {
     fn cut(&mut self, _batch_time_ms: u64) -> SourceBatch {
-        SourceBatch::Records(self.received.take())
+        let (parts, descriptor) = self.received.take();
+        SourceBatch::Received(parts, descriptor)
+    }
+
+    fn replay(
+        &mut self,
+        descriptor: &Descriptor,
+        partitions: usize,
+    ) -> anyhow::Result<Vec<Records>> {
+        match descriptor {
+            Descriptor::Wal { from, to } => self.received.replay(*from, *to, partitions),
+            other => super::replay_described(other, partitions, None),
+        }
+    }
+
+    fn received(&self) -> Option<Arc<Received>> {
+        Some(self.received.clone())
     }
 
     fn is_finished(&self) -> bool {

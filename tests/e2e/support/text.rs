@@ -51,7 +51,11 @@ pub fn files_sink_pairs(dir: &Path) -> Vec<(String, serde_json::Value, serde_jso
     let mut batches: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     batches.sort();
     for batch in batches {
-        if !batch.join("_SUCCESS").exists() {
+        // Complete batch directories only: not the hidden ones being written.
+        let hidden = batch
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden || !batch.join("_SUCCESS").exists() {
             continue;
         }
         let name = batch.file_name().unwrap().to_string_lossy().into_owned();

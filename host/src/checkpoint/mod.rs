@@ -1,0 +1,29 @@
+//! Fault tolerance on disk: checkpoints, the batch journal and recovery.
+//!
+//! - [`Checkpoint`]: everything needed to resume after a batch: its time, each source's
+//!   position, every stateful stage's state by name, plugin hashes and the pipeline's
+//!   hash. No plugin code. Written every `checkpoint_interval` batches by [`store`],
+//!   atomically, the last few kept.
+//! - [`Journal`]: the batch journal. When the scheduler cuts a batch it appends the
+//!   batch's time and what each source contributed (files, a generated range, a
+//!   write-ahead-log range), synced, before the batch is processed. Recovery re-runs the
+//!   journaled batches after the checkpoint with exactly the same inputs and times, so a
+//!   recomputed batch writes exactly what it wrote before.
+//! - [`recovery`]: putting a checkpoint back: state (at any partition count), source
+//!   positions, and the check that the pipeline can still serve it.
+//!
+//! `docs/checkpoints.md` documents the on-disk formats.
+
+mod format;
+mod journal;
+pub mod recovery;
+mod snapshot;
+mod store;
+
+pub use format::{
+    CHECKPOINT_FORMAT, Checkpoint, KeyedEntry, Position, SourcePosition, StageSnapshot,
+    StateSnapshot,
+};
+pub use journal::{Descriptor, Journal, JournalEntry};
+pub use snapshot::{RecordsBlob, snapshot_state};
+pub use store::{CheckpointStore, KEEP};
