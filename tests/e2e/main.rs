@@ -10,6 +10,7 @@ mod demo;
 mod directory;
 mod examples;
 mod failures;
+mod fault_tolerance;
 mod hot_swap;
 mod operators;
 mod pipeline_file;

@@ -17,6 +17,9 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 use xxhash_rust::xxh3::xxh3_64;
 
+/// Receivers' buffers with their positions at a checkpoint.
+type LogPositions = Vec<(Arc<Received>, Position)>;
+
 /// Checkpoints, the batch journal and source positions of a running pipeline.
 pub struct Durability {
     store: Arc<CheckpointStore>,
@@ -30,7 +33,7 @@ pub struct Durability {
     receivers: Vec<Option<Arc<Received>>>,
     writing: Option<JoinHandle<()>>,
     /// Receivers' log positions at the checkpoints written by this process, oldest first.
-    logged: std::collections::VecDeque<(u64, Vec<(Arc<Received>, Position)>)>,
+    logged: std::collections::VecDeque<(u64, LogPositions)>,
     /// Whether state came from a checkpoint (then `initial_state` files are not loaded).
     pub restored: bool,
     /// The journaled batches after the checkpoint, to run again before new ones.
@@ -241,7 +244,7 @@ impl Durability {
         };
         let snapshot_time = started.elapsed();
         let (store, journal) = (self.store.clone(), self.journal.clone());
-        let logs: Vec<(Arc<Received>, Position)> = self
+        let logs: LogPositions = self
             .receivers
             .iter()
             .zip(&self.positions)

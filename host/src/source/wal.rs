@@ -61,10 +61,7 @@ fn segments(dir: &Path) -> Vec<u64> {
 fn blocks(bytes: &[u8]) -> (Vec<(u64, u32, Records)>, usize) {
     let mut out = Vec::new();
     let mut at = SEGMENT_HEADER as usize;
-    loop {
-        let Some(header) = bytes.get(at..at + BLOCK_HEADER) else {
-            break;
-        };
+    while let Some(header) = bytes.get(at..at + BLOCK_HEADER) {
         let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().expect("4 bytes"));
         let (partition, count, len) = (word(0), word(4) as usize, word(8) as usize);
         let start = at + BLOCK_HEADER;

@@ -144,6 +144,11 @@ impl Sluice {
         self.wait_for_log_from(0, want, what).1
     }
 
+    /// Waits until the process has logged at least `count` lines (or exited).
+    pub fn wait_for_log_count(&mut self, count: usize) {
+        let _ = self.stderr.wait(count.saturating_sub(1), &|_| true);
+    }
+
     /// Waits until `count` log lines contain `text`.
     pub fn wait_for_count(&mut self, text: &str, count: usize) {
         let mut from = 0;
