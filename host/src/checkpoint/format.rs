@@ -70,8 +70,9 @@ pub struct StageSnapshot {
 /// A stage's state, independent of partitioning.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StateSnapshot {
-    /// Keyed state: every key, whatever partition held it.
-    Keyed(Vec<KeyedEntry>),
+    /// Keyed state: blobs of `[key, state, touched_ms]` records (one blob per partition
+    /// that held them; a restore re-splits keys by hash at its own partition count).
+    Keyed(Vec<RecordsBlob>),
     /// A window's partials, per batch time, and the last window (incremental mode).
     Window {
         /// Per batch time, the partial by partition.
@@ -79,19 +80,6 @@ pub enum StateSnapshot {
         /// The last computed window.
         previous: Option<(u64, Vec<RecordsBlob>)>,
     },
-}
-
-/// One key's state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct KeyedEntry {
-    /// The encoded key.
-    #[serde(with = "serde_bytes")]
-    pub key: Vec<u8>,
-    /// The encoded state.
-    #[serde(with = "serde_bytes")]
-    pub state: Vec<u8>,
-    /// When the key last had data.
-    pub touched_ms: u64,
 }
 
 impl Checkpoint {
@@ -157,10 +145,9 @@ mod tests {
             stages: vec![StageSnapshot {
                 name: "totals".into(),
                 op: "update_state_by_key".into(),
-                state: StateSnapshot::Keyed(vec![KeyedEntry {
-                    key: vec![0xa1, b'a'],
-                    state: vec![3],
-                    touched_ms: 40,
+                state: StateSnapshot::Keyed(vec![RecordsBlob {
+                    len: 0,
+                    bytes: vec![],
                 }]),
             }],
             plugins: vec![("wc".into(), "0123456789ab".into())],

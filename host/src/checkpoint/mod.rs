@@ -21,8 +21,7 @@ mod snapshot;
 mod store;
 
 pub use format::{
-    CHECKPOINT_FORMAT, Checkpoint, KeyedEntry, Position, SourcePosition, StageSnapshot,
-    StateSnapshot,
+    CHECKPOINT_FORMAT, Checkpoint, Position, SourcePosition, StageSnapshot, StateSnapshot,
 };
 pub use journal::{Descriptor, Journal, JournalEntry};
 pub use snapshot::{RecordsBlob, snapshot_state};

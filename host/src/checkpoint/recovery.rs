@@ -62,16 +62,19 @@ fn same_family(op: Op, was: &str) -> bool {
 /// The state a stage of `op` at `partitions` partitions gets from `snapshot`.
 pub fn restore(op: Op, partitions: usize, snapshot: &StateSnapshot) -> anyhow::Result<StageState> {
     Ok(match snapshot {
-        StateSnapshot::Keyed(entries) => {
+        StateSnapshot::Keyed(blobs) => {
             let mut state = KeyedState::new(partitions);
-            for entry in entries {
-                state.insert(
-                    &entry.key,
-                    StateEntry {
-                        state: entry.state.clone().into(),
-                        touched_ms: entry.touched_ms,
-                    },
-                );
+            for blob in blobs {
+                for entry in blob.records().map_err(anyhow::Error::msg)?.iter() {
+                    let (key, state_bytes, touched_ms) = keyed_entry(entry)?;
+                    state.insert(
+                        key,
+                        StateEntry {
+                            state: state_bytes.into(),
+                            touched_ms,
+                        },
+                    );
+                }
             }
             StageState::Keyed(state)
         }
@@ -93,6 +96,16 @@ pub fn restore(op: Op, partitions: usize, snapshot: &StateSnapshot) -> anyhow::R
             StageState::Window(window)
         }
     })
+}
+
+/// Splits a `[key, state, touched_ms]` record.
+fn keyed_entry(record: &[u8]) -> anyhow::Result<(&[u8], &[u8], u64)> {
+    let (len, header) = wire::read_array_header(record)?;
+    anyhow::ensure!(len == 3, "a keyed state entry has {len} parts, not 3");
+    let rest = &record[header..];
+    let (key, rest) = rest.split_at(wire::value_len(rest)?);
+    let (state, rest) = rest.split_at(wire::value_len(rest)?);
+    Ok((key, state, wire::read_u64(rest)?))
 }
 
 /// A window partial at another partition count: keyed partials by key hash, raw
