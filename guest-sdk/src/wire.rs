@@ -56,11 +56,14 @@ pub enum Kind {
     /// A key's state turned from an older version's encoding into this version's, run
     /// once per key when the plugin is swapped in.
     MigrateState,
+    /// A flat_map whose `(key, value)` output is combined per key in the guest with a
+    /// reduce function of the same plugin; named `<flat_map>:<reduce>`.
+    FlatMapCombine,
 }
 
 impl Kind {
     /// Every kind, in the order the documentation lists them.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Map,
         Kind::FlatMap,
         Kind::Filter,
@@ -71,6 +74,7 @@ impl Kind {
         Kind::MapWithState,
         Kind::Transform,
         Kind::MigrateState,
+        Kind::FlatMapCombine,
     ];
 
     /// The kind's name as written in attributes, manifests and pipeline files.
@@ -86,6 +90,7 @@ impl Kind {
             Kind::MapWithState => "map_with_state",
             Kind::Transform => "transform",
             Kind::MigrateState => "migrate_state",
+            Kind::FlatMapCombine => "flat_map_combine",
         }
     }
 

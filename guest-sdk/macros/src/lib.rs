@@ -157,12 +157,7 @@ fn try_expand(
     attr: proc_macro2::TokenStream,
     item: proc_macro2::TokenStream,
 ) -> syn::Result<proc_macro2::TokenStream> {
-    if !attr.is_empty() {
-        return Err(syn::Error::new_spanned(
-            attr,
-            format!("`#[{0}]` takes no arguments: write `#[{0}]`", kind.name()),
-        ));
-    }
+    let combine = combine_argument(kind, attr)?;
     let function: ItemFn =
         syn::parse2(item.clone()).map_err(|e| not_a_function(kind, &item, e.span()))?;
     let checked = signature::check(kind, &function.sig)?;
@@ -178,9 +173,21 @@ fn try_expand(
     let manifest_bytes = syn::LitByteStr::new(manifest.as_bytes(), Span::call_site());
     let body = loop_call(kind, name, &checked);
     let wrapper = format_ident!("__sluice_export_{}", plain_name);
+    if let Some(reducer) = &combine
+        && checked.returns == Returns::Result
+    {
+        return Err(syn::Error::new_spanned(
+            reducer,
+            "`combine` needs a flat_map that returns its pairs, not a `Result`",
+        ));
+    }
+    let combining = combine
+        .map(|reducer| combining_export(name, &plain_name, &checked, &reducer, &function.sig))
+        .unwrap_or_default();
 
     Ok(quote! {
         #function
+        #combining
 
         const _: () = {
             #[cfg(target_arch = "wasm32")]
@@ -198,6 +205,80 @@ fn try_expand(
             }
         };
     })
+}
+
+/// `#[flat_map(combine = f)]`'s `f`: the only argument any attribute takes.
+fn combine_argument(kind: Kind, attr: proc_macro2::TokenStream) -> syn::Result<Option<syn::Path>> {
+    if attr.is_empty() {
+        return Ok(None);
+    }
+    if kind != Kind::FlatMap {
+        return Err(syn::Error::new_spanned(
+            attr,
+            format!("`#[{0}]` takes no arguments: write `#[{0}]`", kind.name()),
+        ));
+    }
+    let wrong = |at: &dyn quote::ToTokens| {
+        syn::Error::new_spanned(
+            at,
+            "`#[flat_map]` takes one optional argument, `combine = <a #[reduce] function of this plugin>`",
+        )
+    };
+    let meta: syn::MetaNameValue = syn::parse2(attr.clone()).map_err(|_| wrong(&attr))?;
+    if !meta.path.is_ident("combine") {
+        return Err(wrong(&meta.path));
+    }
+    match meta.value {
+        syn::Expr::Path(path) => Ok(Some(path.path)),
+        other => Err(wrong(&other)),
+    }
+}
+
+/// The second export of `#[flat_map(combine = reducer)]`: the flat_map's pairs folded
+/// per key with `reducer` inside the guest, named `<flat_map>:<reducer>`.
+fn combining_export(
+    name: &syn::Ident,
+    plain_name: &str,
+    checked: &signature::Checked,
+    reducer: &syn::Path,
+    sig: &syn::Signature,
+) -> proc_macro2::TokenStream {
+    let reducer_name = reducer
+        .segments
+        .last()
+        .map(|s| syn::ext::IdentExt::unraw(&s.ident).to_string())
+        .unwrap_or_default();
+    let export = format!("sluice_fn_{plain_name}:{reducer_name}");
+    let manifest = format!(
+        "abi{ABI_VERSION}\tflat_map_combine\t{plain_name}:{reducer_name}\t{} combined by {reducer_name}\n",
+        signature::tidy(sig)
+    );
+    let manifest_len = manifest.len();
+    let manifest_bytes = syn::LitByteStr::new(manifest.as_bytes(), Span::call_site());
+    let wrapper = format_ident!("__sluice_export_{}_combined", plain_name);
+    let decode = &checked.arg.decode;
+    let call = match checked.arg.pass {
+        Arg::Value => quote!(#name(record)),
+        Arg::Borrow => quote!(#name(&record)),
+    };
+    let span = reducer.span();
+    let fold = quote_spanned!(span=> #reducer);
+    quote! {
+        const _: () = {
+            #[cfg(target_arch = "wasm32")]
+            #[unsafe(link_section = "sluice_manifest")]
+            #[used]
+            static MANIFEST_ENTRY: [u8; #manifest_len] = *#manifest_bytes;
+
+            #[cfg_attr(target_arch = "wasm32", unsafe(export_name = #export))]
+            #[allow(dead_code)]
+            extern "C" fn #wrapper(input_len: u32, batch_time_ms: i64, partition: u32, _mode: u32) -> u32 {
+                ::sluice_sdk::rt::call(input_len, batch_time_ms, partition, |input, output| {
+                    ::sluice_sdk::rt::flat_map_combine::<#decode, _, _, _, _, _>(input, output, |record| #call, #fold)
+                })
+            }
+        };
+    }
 }
 
 /// The error for an attribute on something that does not parse as a function with a body.

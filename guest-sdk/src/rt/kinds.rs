@@ -98,6 +98,47 @@ where
     Ok(())
 }
 
+/// `#[flat_map(combine = f)]`'s combining export: the flat_map's `(key, value)` pairs
+/// are folded per key with `combine` as they come, inside the guest, so the partition
+/// leaves as one pair per distinct key instead of one per record.
+pub fn flat_map_combine<'a, I, It, K, V, F, C>(
+    input: &mut Input<'a>,
+    out: &mut Output<'_>,
+    mut f: F,
+    mut combine: C,
+) -> Result<(), String>
+where
+    I: Deserialize<'a>,
+    It: IntoIterator<Item = (K, V)>,
+    K: std::hash::Hash + Eq + Clone + Serialize,
+    V: Serialize,
+    F: FnMut(I) -> It,
+    C: FnMut(V, V) -> V,
+{
+    let mut slots: FastMap<K, usize> = FastMap::default();
+    let mut combined: Vec<(K, Option<V>)> = Vec::new();
+    while let Some(record) = input.next_record::<I>() {
+        for (key, value) in f(record?) {
+            match slots.entry(key) {
+                std::collections::hash_map::Entry::Occupied(slot) => {
+                    let acc = &mut combined[*slot.get()].1;
+                    let old = acc.take().expect("slots hold a value between records");
+                    *acc = Some(combine(old, value));
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    combined.push((slot.key().clone(), Some(value)));
+                    slot.insert(combined.len() - 1);
+                }
+            }
+        }
+    }
+    for (key, value) in combined {
+        let value = value.expect("slots hold a value between records");
+        out.push(&(key, value)).map_err(|e| input.error(e))?;
+    }
+    Ok(())
+}
+
 fn decode_all<'a, I: Deserialize<'a>>(input: &mut Input<'a>) -> Result<Vec<I>, String> {
     let mut records = Vec::with_capacity(input.remaining());
     while let Some(record) = input.next_record::<I>() {
@@ -258,6 +299,23 @@ mod tests {
             decode::<(String, u64)>(&out),
             [("a".into(), 1), ("b".into(), 1), ("b".into(), 1)]
         );
+    }
+
+    #[test]
+    fn flat_map_combine_folds_pairs_per_key_in_the_guest() {
+        let input = partition(&["a b a", "b a"]);
+        let out = call_native(&input, |i, o| {
+            flat_map_combine::<&str, _, _, _, _, _>(
+                i,
+                o,
+                |line| line.split(' ').map(|w| (w, 1u64)).collect::<Vec<_>>(),
+                |a, b| a + b,
+            )
+        })
+        .unwrap();
+        let mut pairs = decode::<(String, u64)>(&out);
+        pairs.sort();
+        assert_eq!(pairs, [("a".into(), 3), ("b".into(), 2)]);
     }
 
     #[test]

@@ -17,8 +17,8 @@ mod stateful;
 
 pub use input::Input;
 pub use kinds::{
-    filter, flat_map, map, map_partition, reduce, transform, try_flat_map, try_map,
-    try_map_partition, try_transform,
+    filter, flat_map, flat_map_combine, map, map_partition, reduce, transform, try_flat_map,
+    try_map, try_map_partition, try_transform,
 };
 pub use output::Output;
 pub use stateful::{inverse_reduce, map_with_state, migrate_state, update_state};
@@ -91,6 +91,20 @@ pub extern "C" fn sluice_input(len: u32) -> *mut u8 {
             buf.resize(len, 0);
         }
         buf.as_mut_ptr()
+    })
+}
+
+/// ABI export: makes the last call's output the next call's input, without it leaving
+/// the guest; returns its length. The host chains consecutive stages of one plugin so.
+#[cfg(target_arch = "wasm32")]
+#[unsafe(no_mangle)]
+pub extern "C" fn sluice_chain() -> u32 {
+    INPUT.with_borrow_mut(|input| {
+        OUTPUT.with_borrow_mut(|output| {
+            std::mem::swap(input, output);
+            output.clear();
+            input.len() as u32
+        })
     })
 }
 

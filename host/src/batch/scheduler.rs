@@ -92,6 +92,12 @@ impl BatchScheduler {
                     );
                 }
             }
+            if cut == 0 {
+                tracing::info!(
+                    "first batch boundary: batch {time}; one every {} ms",
+                    self.interval_ms
+                );
+            }
             cut += 1;
             if batches.send(input).is_err() || last {
                 return cut;

@@ -58,6 +58,16 @@ pub enum Command {
         #[arg(long)]
         partitions: Option<usize>,
     },
+    /// Measure sluice against native Rust on the same data (throughput at one partition
+    /// and at one per core, the fixed cost of a batch, start-up) and print a table.
+    Bench {
+        /// Lines of input (10 words each) for the throughput workloads.
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: usize,
+        /// Batches the input is cut into.
+        #[arg(long, default_value_t = 10)]
+        batches: usize,
+    },
     /// Create, build, test and inspect plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -105,6 +115,16 @@ pub fn main() -> anyhow::Result<ExitCode> {
             Options::default(),
         ),
         Command::Plugin(command) => plugin::run(command),
+        Command::Bench { lines, batches } => {
+            crate::bench::run(
+                &source_tree(),
+                crate::bench::BenchOptions {
+                    lines,
+                    batches: batches.max(1),
+                },
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Validate { file } => validate(&file),
         Command::Demo {
             rate,
@@ -212,11 +232,7 @@ fn validate(file: &Path) -> anyhow::Result<ExitCode> {
         pipeline.batch_interval.as_millis()
     );
     for (name, plugin) in registry.iter() {
-        let functions: Vec<String> = plugin
-            .manifest()
-            .iter()
-            .map(|e| format!("{} ({})", e.name, e.kind))
-            .collect();
+        let functions = [plugin.listing()];
         println!(
             "  plugin `{name}` version {}: {}",
             plugin.hash(),

@@ -70,6 +70,8 @@ pub struct Executor {
     sink_nodes: Vec<bool>,
     /// Content hashes of plugin versions on probation: their failures are not bisected.
     probation: HashSet<String>,
+    /// Each stage's function as the pipeline file names it (fusion may call another).
+    declared: Vec<Option<String>>,
 }
 
 /// What a wide step produced.
@@ -83,11 +85,17 @@ impl Executor {
     /// An executor for `pipeline` with its loaded plugins.
     pub fn new(pipeline: &Pipeline, registry: &Registry) -> Self {
         let plan = Plan::new(pipeline);
-        let stages: Vec<StageRuntime> = pipeline
+        let mut stages: Vec<StageRuntime> = pipeline
             .stages
             .iter()
             .map(|s| StageRuntime::new(s, registry, pipeline.partitions))
             .collect();
+        let declared: Vec<Option<String>> = pipeline
+            .stages
+            .iter()
+            .map(|s| s.function.as_ref().map(|f| f.function.clone()))
+            .collect();
+        fuse_combines(&plan, &declared, &mut stages);
         let states = stages
             .iter()
             .map(|s| match s.op {
@@ -107,6 +115,7 @@ impl Executor {
             partitions: pipeline.partitions,
             sink_nodes,
             probation: HashSet::new(),
+            declared,
         }
     }
 
@@ -162,6 +171,8 @@ impl Executor {
                 }
             }
         }
+        // The new version may combine differently, or not at all.
+        fuse_combines(&self.plan, &self.declared, &mut self.stages);
     }
 
     /// Sets the plugin versions on probation (just swapped in).
@@ -368,5 +379,53 @@ impl Executor {
             out.push(records);
         }
         Ok(out)
+    }
+}
+
+/// Fuses each flat_map into the map-side combine of the `reduce_by_key` (or keyed window)
+/// that alone reads it, when both call the same plugin and it has the combining export
+/// `<flat_map>:<reduce>` (`#[flat_map(combine = reduce)]`): the flat_map then calls that
+/// export, and the reduce skips its own map-side combine. Re-derived from the declared
+/// functions, so that it follows plugin swaps.
+fn fuse_combines(plan: &Plan, declared: &[Option<String>], stages: &mut [StageRuntime]) {
+    for (stage, name) in stages.iter_mut().zip(declared) {
+        if let (Some(bound), Some(name)) = (&mut stage.function, name) {
+            bound.function = name.clone();
+        }
+        stage.precombined = false;
+    }
+    let stage_of = |node: NodeId| match plan.nodes[node].kind {
+        NodeKind::Stage(i) => Some(i),
+        _ => None,
+    };
+    for (id, node) in plan.nodes.iter().enumerate() {
+        let Some(s) = stage_of(id) else { continue };
+        if stages[s].op != Op::FlatMap || node.readers != 1 {
+            continue;
+        }
+        let Some(reader) = plan.nodes.iter().position(|n| n.inputs == [id]) else {
+            continue;
+        };
+        let Some(r) = stage_of(reader) else { continue };
+        if !matches!(stages[r].op, Op::ReduceByKey | Op::ReduceByKeyAndWindow) {
+            continue;
+        }
+        let (Some(producer), Some(reducer)) = (&stages[s].function, &stages[r].function) else {
+            continue;
+        };
+        if producer.plugin.name() != reducer.plugin.name() {
+            continue;
+        }
+        let combined = format!("{}:{}", producer.function, reducer.function);
+        let exported = producer
+            .plugin
+            .entry(&combined)
+            .is_some_and(|e| e.kind == sluice_sdk::wire::Kind::FlatMapCombine);
+        if exported && Arc::ptr_eq(&producer.plugin, &reducer.plugin) {
+            if let Some(bound) = &mut stages[s].function {
+                bound.function = combined;
+            }
+            stages[r].precombined = true;
+        }
     }
 }

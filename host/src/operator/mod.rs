@@ -55,6 +55,9 @@ pub struct StageRuntime {
     pub snapshots: bool,
     /// What to do with records the function fails on.
     pub on_error: OnError,
+    /// Its input was combined per key in the guest already (`#[flat_map(combine)]`), so
+    /// the map-side combine is skipped.
+    pub precombined: bool,
 }
 
 impl StageRuntime {
@@ -81,6 +84,7 @@ impl StageRuntime {
             timeout_ms: spec.timeout.map(|t| t.as_millis() as u64),
             snapshots: spec.state_snapshots,
             on_error: spec.on_error,
+            precombined: false,
         }
     }
 
@@ -136,6 +140,7 @@ impl StageRuntime {
             timeout_ms: None,
             snapshots: false,
             on_error: OnError::default(),
+            precombined: false,
         }
     }
 

@@ -3,6 +3,7 @@
 use super::isolate::{DeadLetter, call_isolating};
 use super::{StageError, StageRuntime};
 use crate::config::Op;
+use crate::plugin::Call;
 use crate::record::Records;
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -19,7 +20,10 @@ pub struct StageWork {
 }
 
 /// Runs `chain` on one partition. Union stages pass their input through untouched;
-/// every other stage is one plugin call.
+/// every other stage is one plugin call. Consecutive stages of one plugin version run
+/// as one chained sequence in one instance, their intermediate outputs never leaving the
+/// guest; if anything fails, the chain runs again stage by stage, where a failing record
+/// can be isolated.
 pub fn run_chain(
     chain: &[&StageRuntime],
     input: &Records,
@@ -28,6 +32,9 @@ pub fn run_chain(
     on_probation: &dyn Fn(&str) -> bool,
     dead: &mut Vec<DeadLetter>,
 ) -> Result<(Records, Vec<StageWork>), StageError> {
+    if let Some(done) = run_chained(chain, input, time_ms, partition) {
+        return Ok(done);
+    }
     let mut current: Cow<'_, Records> = Cow::Borrowed(input);
     let mut work = Vec::with_capacity(chain.len());
     for stage in chain {
@@ -50,6 +57,70 @@ pub fn run_chain(
         });
     }
     Ok((current.into_owned(), work))
+}
+
+/// The chain with each run of stages of one plugin version as one chained call; `None`
+/// on any failure (the caller then runs it stage by stage).
+fn run_chained(
+    chain: &[&StageRuntime],
+    input: &Records,
+    time_ms: u64,
+    partition: usize,
+) -> Option<(Records, Vec<StageWork>)> {
+    let mut current: Cow<'_, Records> = Cow::Borrowed(input);
+    let mut work = Vec::with_capacity(chain.len());
+    let mut at = 0;
+    while at < chain.len() {
+        let started = Instant::now();
+        let records_in = current.len() as u64;
+        let Some(bound) = chain[at]
+            .function
+            .as_ref()
+            .filter(|_| chain[at].op != Op::Union)
+        else {
+            work.push(StageWork {
+                records_in,
+                records_out: records_in,
+                time: started.elapsed(),
+            });
+            at += 1;
+            continue;
+        };
+        let run = chain[at..]
+            .iter()
+            .take_while(|s| {
+                s.op != Op::Union
+                    && s.function
+                        .as_ref()
+                        .is_some_and(|f| std::sync::Arc::ptr_eq(&f.plugin, &bound.plugin))
+            })
+            .count();
+        let calls: Vec<Call<'_>> = chain[at..at + run]
+            .iter()
+            .filter_map(|s| s.function.as_ref())
+            .map(|f| Call {
+                function: &f.function,
+                mode: 0,
+                batch_time_ms: time_ms as i64,
+                partition: partition as u32,
+            })
+            .collect();
+        let (records, counts) = bound.plugin.call_chain(&calls, &current).ok()?;
+        // The chain's time, shared among its stages.
+        let time = started.elapsed() / run as u32;
+        let mut given = records_in;
+        for count in counts {
+            work.push(StageWork {
+                records_in: given,
+                records_out: count,
+                time,
+            });
+            given = count;
+        }
+        current = Cow::Owned(records);
+        at += run;
+    }
+    Some((current.into_owned(), work))
 }
 
 /// The union of several inputs' partitions: partition `i` of the result holds

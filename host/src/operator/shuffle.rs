@@ -105,13 +105,17 @@ pub(crate) fn reduce_by_key(
             if part.is_empty() {
                 return Ok(vec![Records::new(); n]);
             }
+            if stage.precombined {
+                return bucket_pairs(stage, part, n, p);
+            }
             let combined = stage.call(part, keyed, time_ms, p)?;
             bucket_pairs(stage, &combined, n, p)
         })
         .collect();
     let gathered = exchange(first_error(map_side)?, n);
-    if input.len() <= 1 {
-        // One map side saw every key: its output is already combined.
+    if input.len() <= 1 && !stage.precombined {
+        // One map side saw every key: its output is already combined. (A precombined
+        // input may have been bisected around a poison record into several runs.)
         return Ok(gathered);
     }
     first_error(

@@ -67,6 +67,7 @@ pub struct PluginInstance {
     input: TypedFunc<u32, u32>,
     output_ptr: TypedFunc<(), u32>,
     output_len: TypedFunc<(), u32>,
+    chain: TypedFunc<(), u32>,
     functions: HashMap<String, FunctionExport>,
 }
 
@@ -110,6 +111,9 @@ impl PluginInstance {
         let output_len = instance
             .get_typed_func(&mut store, "sluice_output_len")
             .map_err(|e| protocol("sluice_output_len", e))?;
+        let chain = instance
+            .get_typed_func(&mut store, "sluice_chain")
+            .map_err(|e| protocol("sluice_chain", e))?;
         let mut functions = HashMap::new();
         for entry in &version.manifest {
             let export = entry.export_name();
@@ -124,6 +128,7 @@ impl PluginInstance {
             input,
             output_ptr,
             output_len,
+            chain,
             functions,
         })
     }
@@ -135,34 +140,89 @@ impl PluginInstance {
         call: &Call<'_>,
         input: &Records,
     ) -> Result<Records, CallFailure> {
-        let func =
-            self.functions
-                .get(call.function)
-                .cloned()
-                .ok_or_else(|| CallFailure::Protocol {
-                    message: format!("no export for function `{}`", call.function),
-                })?;
-        let state = self.store.data_mut();
-        state.call = CallInfo {
-            function: Arc::from(call.function),
-            batch_time_ms: call.batch_time_ms,
-            partition: call.partition,
-        };
-        state.panic = None;
-        state.limiter.refused = None;
-        self.store.set_epoch_deadline(deadline_ticks(version));
-        match self.run(call, func, input) {
-            Ok(records) => Ok(records),
-            Err(e) => Err(classify(&mut self.store, e, version)),
-        }
+        self.call_chain(version, std::slice::from_ref(call), input)
+            .map(|(records, _)| records)
+            .map_err(|(_, failure)| failure)
     }
 
-    fn run(
+    /// Runs `calls` one after the other, each on the previous one's output, which stays
+    /// in the guest (`sluice_chain`); only the last output is copied out and checked.
+    /// Returns it and every call's output count, or the failing call's index and why.
+    /// On any error the instance must be dropped.
+    pub fn call_chain(
         &mut self,
-        call: &Call<'_>,
-        func: FunctionExport,
+        version: &PluginVersion,
+        calls: &[Call<'_>],
         input: &Records,
-    ) -> wasmtime::Result<Records> {
+    ) -> Result<(Records, Vec<u64>), (usize, CallFailure)> {
+        let mut counts = Vec::with_capacity(calls.len());
+        let mut len = self
+            .write_input(input)
+            .map_err(|e| (0, classify(&mut self.store, e, version)))?;
+        for (at, call) in calls.iter().enumerate() {
+            let last = at + 1 == calls.len();
+            let step = (|| -> wasmtime::Result<Option<Records>> {
+                if at > 0 {
+                    len = self.chain.call(&mut self.store, ())?;
+                }
+                let func = self.functions.get(call.function).cloned().ok_or_else(|| {
+                    wasmtime::Error::new(Protocol(format!(
+                        "no export for function `{}`",
+                        call.function
+                    )))
+                })?;
+                let state = self.store.data_mut();
+                state.call = CallInfo {
+                    function: Arc::from(call.function),
+                    batch_time_ms: call.batch_time_ms,
+                    partition: call.partition,
+                };
+                state.panic = None;
+                state.limiter.refused = None;
+                self.store.set_epoch_deadline(deadline_ticks(version));
+                let status = func.call(
+                    &mut self.store,
+                    (len, call.batch_time_ms, call.partition, call.mode),
+                )?;
+                let output = self.output()?;
+                match status {
+                    wire::STATUS_OK if last => Records::from_array(output)
+                        .map(Some)
+                        .map_err(|e| wasmtime::Error::new(Protocol(format!("output: {e}")))),
+                    // An output the next call reads in place: only its count is needed.
+                    wire::STATUS_OK => {
+                        let (count, _) = wire::read_array_header(output)
+                            .map_err(|e| wasmtime::Error::new(Protocol(format!("output: {e}"))))?;
+                        counts.push(count as u64);
+                        Ok(None)
+                    }
+                    wire::STATUS_ERROR => Err(wasmtime::Error::new(GuestError(
+                        String::from_utf8_lossy(output).into_owned(),
+                    ))),
+                    other => Err(wasmtime::Error::new(Protocol(format!(
+                        "unknown status {other}"
+                    )))),
+                }
+            })();
+            match step {
+                Ok(Some(records)) => {
+                    counts.push(records.len() as u64);
+                    return Ok((records, counts));
+                }
+                Ok(None) => {}
+                Err(e) => return Err((at, classify(&mut self.store, e, version))),
+            }
+        }
+        Err((
+            0,
+            CallFailure::Protocol {
+                message: "an empty chain of calls".into(),
+            },
+        ))
+    }
+
+    /// Writes a partition into the guest's input buffer; returns its length.
+    fn write_input(&mut self, input: &Records) -> wasmtime::Result<u32> {
         let header = input.array_header();
         let total = header.len() + input.bytes().len();
         let total32 = u32::try_from(total)
@@ -171,31 +231,21 @@ impl PluginInstance {
         self.memory.write(&mut self.store, ptr, &header)?;
         self.memory
             .write(&mut self.store, ptr + header.len(), input.bytes())?;
-        let status = func.call(
-            &mut self.store,
-            (total32, call.batch_time_ms, call.partition, call.mode),
-        )?;
+        Ok(total32)
+    }
+
+    /// The last call's output, in guest memory.
+    fn output(&mut self) -> wasmtime::Result<&[u8]> {
         let out_ptr = self.output_ptr.call(&mut self.store, ())? as usize;
         let out_len = self.output_len.call(&mut self.store, ())? as usize;
-        let output = self
-            .memory
+        self.memory
             .data(&self.store)
             .get(out_ptr..out_ptr.saturating_add(out_len))
             .ok_or_else(|| {
                 wasmtime::Error::new(Protocol(format!(
                     "output {out_ptr}+{out_len} is outside memory"
                 )))
-            })?;
-        match status {
-            wire::STATUS_OK => Records::from_array(output)
-                .map_err(|e| wasmtime::Error::new(Protocol(format!("output: {e}")))),
-            wire::STATUS_ERROR => Err(wasmtime::Error::new(GuestError(
-                String::from_utf8_lossy(output).into_owned(),
-            ))),
-            other => Err(wasmtime::Error::new(Protocol(format!(
-                "unknown status {other}"
-            )))),
-        }
+            })
     }
 }
 

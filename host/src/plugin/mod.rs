@@ -11,6 +11,7 @@
 //! partition-batch; the instance is dropped and a fresh one serves the next call.
 
 mod build;
+mod cache;
 mod error;
 mod instance;
 mod registry;

@@ -79,14 +79,7 @@ impl Registry {
             let Some(plugin) = self.plugins.get(&function.plugin) else {
                 continue;
             };
-            let exported = || {
-                plugin
-                    .manifest()
-                    .iter()
-                    .map(|e| format!("{} ({})", e.name, e.kind))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let exported = || plugin.listing();
             match plugin.entry(&function.function) {
                 None => {
                     let hint = did_you_mean(

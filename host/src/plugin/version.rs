@@ -84,10 +84,11 @@ impl PluginVersion {
                 supported: wire::ABI_VERSION,
             });
         }
-        let module = Module::new(&runtime.engine, bytes).map_err(|e| LoadError::Compile {
-            plugin: plugin(),
-            message: format!("{e:#}"),
-        })?;
+        let (module, _) =
+            super::cache::compile(&runtime.engine, bytes).map_err(|e| LoadError::Compile {
+                plugin: plugin(),
+                message: format!("{e:#}"),
+            })?;
         check_imports(name, &module)?;
         check_exports(name, &module, &manifest)?;
         let pre = runtime
@@ -129,9 +130,51 @@ impl PluginVersion {
         &self.manifest
     }
 
+    /// The functions a pipeline can name, as `name (kind)`, comma-separated. (Combining
+    /// exports of `#[flat_map(combine)]` are the host's to use, not the pipeline's.)
+    pub fn listing(&self) -> String {
+        self.manifest
+            .iter()
+            .filter(|e| e.kind != wire::Kind::FlatMapCombine)
+            .map(|e| format!("{} ({})", e.name, e.kind))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The manifest entry of `function`.
     pub fn entry(&self, function: &str) -> Option<&ManifestEntry> {
         self.manifest.iter().find(|e| e.name == function)
+    }
+
+    /// Runs consecutive calls on one instance, each taking the previous one's output as
+    /// its input inside the guest; only the last output crosses back. Returns it, with the
+    /// record count of every call's output. A failure names the call that failed; the
+    /// instance is dropped.
+    pub fn call_chain(
+        &self,
+        calls: &[Call<'_>],
+        input: &Records,
+    ) -> Result<(Records, Vec<u64>), CallError> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let first = calls.first().map_or("", |c| c.function);
+        let error = |function: &str, failure| CallError {
+            plugin: self.name.to_string(),
+            version: self.hash.to_string(),
+            function: function.to_string(),
+            failure,
+        };
+        let mut instance = match idle {
+            Some(instance) => instance,
+            None => PluginInstance::new(self).map_err(|f| error(first, f))?,
+        };
+        let result = instance
+            .call_chain(self, calls, input)
+            .map_err(|(at, f)| error(calls[at].function, f))?;
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(instance);
+        Ok(result)
     }
 
     /// Runs one call on an idle instance (or a new one). A failed call's instance is
@@ -206,6 +249,7 @@ fn check_exports(name: &str, module: &Module, manifest: &[ManifestEntry]) -> Res
             "sluice_output_len".into(),
             FuncType::new(engine, [], [i32_()]),
         ),
+        ("sluice_chain".into(), FuncType::new(engine, [], [i32_()])),
     ];
     for entry in manifest {
         wanted.push((

@@ -1,0 +1,217 @@
+//! `sluice bench`: sluice against native Rust on the same data, in one process and one
+//! run, and the table that says how far apart they are.
+//!
+//! Every workload runs natively (single thread, plain Rust, no wasm, no engine) and
+//! through sluice (in-memory batches, the example plugins, the real engine, no I/O) at
+//! one partition and at one per core. The fixed cost of a batch and the start-up time
+//! are measured apart. Figures are printed, never asserted: this is a benchmark, not a
+//! test.
+
+mod data;
+mod engine;
+mod native;
+mod startup;
+
+use crate::plugin::build_crate;
+use anyhow::Context as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchOptions {
+    /// Lines of input for the throughput workloads.
+    pub lines: usize,
+    /// Batches they are cut into.
+    pub batches: usize,
+}
+
+/// One row of the table.
+struct Row {
+    workload: &'static str,
+    native: f64,
+    one: f64,
+    all: f64,
+}
+
+fn rate(records: usize, time: Duration) -> f64 {
+    records as f64 / time.as_secs_f64()
+}
+
+fn fmt_rate(r: f64) -> String {
+    if r >= 1e6 {
+        format!("{:.2} M/s", r / 1e6)
+    } else {
+        format!("{:.0} k/s", r / 1e3)
+    }
+}
+
+/// Builds the example plugins the workloads use and returns their `.wasm` paths.
+fn plugins(tree: &Path) -> anyhow::Result<Vec<(&'static str, PathBuf)>> {
+    ["wordcount", "totals", "errors"]
+        .into_iter()
+        .map(|name| {
+            Ok((
+                name,
+                build_crate(&tree.join("plugins").join(name))
+                    .with_context(|| format!("building plugin {name}"))?,
+            ))
+        })
+        .collect()
+}
+
+fn pipeline(plugins: &[(&str, PathBuf)], stages: &str) -> String {
+    let mut text = String::from("[pipeline]\nbatch_interval = \"1s\"\n");
+    for (name, path) in plugins {
+        text.push_str(&format!(
+            "[plugins.{name}]\npath = {:?}\n",
+            path.display().to_string()
+        ));
+    }
+    text.push_str("[sources.lines]\ntype = \"stdin\"\n");
+    text.push_str(stages);
+    text.push_str("[sinks.out]\ninput = \"out\"\ntype = \"print\"\n");
+    text
+}
+
+const WORD_COUNT: &str = "[stages.words]\ninput = \"lines\"\nop = \"flat_map\"\nfunction = \"wordcount::split_words\"\n\
+    [stages.out]\ninput = \"words\"\nop = \"reduce_by_key\"\nfunction = \"wordcount::sum\"\n";
+const STATEFUL: &str = "[stages.words]\ninput = \"lines\"\nop = \"flat_map\"\nfunction = \"wordcount::split_words\"\n\
+    [stages.counts]\ninput = \"words\"\nop = \"reduce_by_key\"\nfunction = \"wordcount::sum\"\n\
+    [stages.out]\ninput = \"counts\"\nop = \"update_state_by_key\"\nfunction = \"totals::running_total\"\n";
+const WINDOW: &str = "[stages.words]\ninput = \"lines\"\nop = \"flat_map\"\nfunction = \"wordcount::split_words\"\n\
+    [stages.out]\ninput = \"words\"\nop = \"reduce_by_key_and_window\"\nfunction = \"wordcount::sum\"\n\
+    inverse_function = \"errors::subtract\"\nfilter_function = \"errors::nonzero\"\nwindow = \"6s\"\nslide = \"2s\"\n";
+const PARSE: &str = "[stages.parsed]\ninput = \"lines\"\nop = \"flat_map\"\nfunction = \"errors::parse\"\n\
+    [stages.kept]\ninput = \"parsed\"\nop = \"filter\"\nfunction = \"errors::is_server_error\"\n\
+    [stages.out]\ninput = \"kept\"\nop = \"map\"\nfunction = \"errors::by_service\"\n";
+const THREE_STAGES: &str = "[stages.words]\ninput = \"lines\"\nop = \"flat_map\"\nfunction = \"wordcount::split_words\"\n\
+    [stages.counts]\ninput = \"words\"\nop = \"reduce_by_key\"\nfunction = \"wordcount::sum\"\n\
+    [stages.out]\ninput = \"counts\"\nop = \"filter\"\nfunction = \"errors::nonzero\"\n";
+
+/// Peak resident memory of this process, from /proc.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kb| kb * 1024)
+}
+
+/// Runs the benchmark and prints its table.
+pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    eprintln!("building the example plugins...");
+    let plugins = plugins(tree)?;
+    eprintln!(
+        "generating {} lines of words and {} request lines...",
+        options.lines, options.lines
+    );
+    let words = data::words(options.lines, options.batches);
+    let requests = data::requests(options.lines, options.batches);
+    let mut rows = Vec::new();
+    type Workload<'a> = (
+        &'static str,
+        &'static str,
+        &'a data::Dataset,
+        &'a dyn Fn(&data::Dataset),
+    );
+    let workloads: [Workload<'_>; 4] = [
+        (
+            "word count (flat_map + reduce_by_key)",
+            WORD_COUNT,
+            &words,
+            &native::word_count,
+        ),
+        (
+            "stateful word count (update_state_by_key)",
+            STATEFUL,
+            &words,
+            &native::stateful_word_count,
+        ),
+        (
+            "sliding window count (window 6, slide 2, inverse)",
+            WINDOW,
+            &words,
+            &|d| native::window_count(d, 6, 2),
+        ),
+        (
+            "parse, filter, map JSON log lines",
+            PARSE,
+            &requests,
+            &native::parse_filter_map,
+        ),
+    ];
+    for (name, stages, data, baseline) in workloads {
+        eprintln!("{name}...");
+        let started = Instant::now();
+        baseline(data);
+        let native = rate(data.len(), started.elapsed());
+        let text = pipeline(&plugins, stages);
+        let (one, _) = engine::run(&text, data, 1, 1_000)?;
+        let (all, _) = engine::run(&text, data, cores, 1_000)?;
+        rows.push(Row {
+            workload: name,
+            native,
+            one: rate(data.len(), one),
+            all: rate(data.len(), all),
+        });
+    }
+    eprintln!("fixed cost of a batch...");
+    let tiny = data::tiny(2_000, 10);
+    let (_, per_batch) = engine::run(&pipeline(&plugins, THREE_STAGES), &tiny, 2, 1)?;
+    let mut sorted = per_batch.clone();
+    sorted.sort();
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    let mean = per_batch.iter().sum::<Duration>() / per_batch.len().max(1) as u32;
+    let p99 = sorted[sorted.len() * 99 / 100];
+    let keeps_up = [1u64, 2, 5, 10, 20, 50, 100]
+        .into_iter()
+        .find(|ms| p99 <= Duration::from_millis(*ms))
+        .unwrap_or(1_000);
+    eprintln!("start-up...");
+    let startup = startup::measure(&plugins)?;
+
+    println!();
+    println!(
+        "sluice bench: {} lines of 10 words (10,000-word Zipf vocabulary) in {} batches; {cores} cores",
+        options.lines, options.batches
+    );
+    println!();
+    println!(
+        "| workload | native, 1 thread | sluice, 1 partition | ratio | sluice, {cores} partitions | ratio | scaling |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for row in &rows {
+        println!(
+            "| {} | {} | {} | {:.2} | {} | {:.2} | {:.2}x |",
+            row.workload,
+            fmt_rate(row.native),
+            fmt_rate(row.one),
+            row.one / row.native,
+            fmt_rate(row.all),
+            row.all / row.native,
+            row.all / row.one
+        );
+    }
+    println!();
+    println!(
+        "fixed cost of a batch (3 stages, 2 partitions, 10 lines): mean {:.0} us, p99 {:.0} us; keeps up with a {keeps_up} ms batch interval",
+        micros(mean),
+        micros(p99)
+    );
+    println!(
+        "start-up of `sluice run` (word count, .wasm plugins) to the first batch boundary: {} ms with compiled plugins cached, {} ms without",
+        startup.cached.as_millis(),
+        startup.cold.as_millis()
+    );
+    if let Some(rss) = peak_rss() {
+        println!(
+            "peak resident memory of the benchmark process: {} MiB",
+            rss >> 20
+        );
+    }
+    Ok(())
+}
