@@ -48,8 +48,11 @@ fn target_dir() -> PathBuf {
 pub fn sluice_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        // All targets of the workspace, as `cargo test --workspace` resolves features
+        // for them: the binary then reuses the dependencies the tests were built with
+        // instead of building wasmtime a second time with other features.
         let mut build = cargo();
-        build.args(["build", "-p", "sluice", "--bin", "sluice"]);
+        build.args(["build", "--workspace", "--all-targets"]);
         if release() {
             build.arg("--release");
         }
