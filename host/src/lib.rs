@@ -27,6 +27,7 @@ pub mod operator;
 pub mod partition;
 pub mod plan;
 pub mod plugin;
+pub mod rate;
 pub mod record;
 pub mod render;
 pub mod sink;

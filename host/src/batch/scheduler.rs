@@ -86,6 +86,7 @@ mod tests {
     use super::*;
     use crate::batch::ManualClock;
     use crate::record::Records;
+    use crate::source::SourceHandle;
     use std::sync::{Arc, Mutex};
 
     /// A source fed by the test: lines pushed between cuts go into the next cut.
@@ -106,6 +107,10 @@ mod tests {
             self.pending.lock().unwrap().1
         }
         fn stop(&mut self) {}
+        fn handle(&self) -> &Arc<SourceHandle> {
+            static HANDLE: std::sync::OnceLock<Arc<SourceHandle>> = std::sync::OnceLock::new();
+            HANDLE.get_or_init(|| Arc::new(SourceHandle::unlimited("fed", "test")))
+        }
     }
 
     fn lines(batch: &BatchInput) -> usize {

@@ -5,7 +5,7 @@ use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
 use super::reader::{Context, TableReader};
 use super::{
     GeneratorSpec, Limits, Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec, SourceKind,
-    SourceSpec, default_partitions, stage, validate,
+    SourceSpec, default_partitions, operate, stage, validate,
 };
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -57,7 +57,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
         .collect();
     pipeline.sources = sections(&cx, root, "sources")
         .into_iter()
-        .filter_map(|r| source(r, base))
+        .filter_map(|r| source(r, base, pipeline.backpressure))
         .collect();
     pipeline.stages = sections(&cx, root, "stages")
         .into_iter()
@@ -82,6 +82,9 @@ fn unreachable_pipeline() -> Pipeline {
         sources: Vec::new(),
         stages: Vec::new(),
         sinks: Vec::new(),
+        http: None,
+        retained_batches: operate::DEFAULT_RETAINED_BATCHES,
+        backpressure: false,
     }
 }
 
@@ -113,6 +116,7 @@ fn pipeline_section(cx: &Context<'_>, root: &Table, file: &Path) -> Pipeline {
     if let Some(n) = r.integer("partitions", 1) {
         pipeline.partitions = n as usize;
     }
+    operate::pipeline_keys(&r, &mut pipeline);
     r.finish();
     pipeline
 }
@@ -222,7 +226,7 @@ fn plugin(r: TableReader<'_, '_>, base: &Path) -> Option<PluginSpec> {
     })
 }
 
-fn source(r: TableReader<'_, '_>, base: &Path) -> Option<SourceSpec> {
+fn source(r: TableReader<'_, '_>, base: &Path, backpressure: bool) -> Option<SourceSpec> {
     let name = r.name();
     let at = r.at();
     let hint = format!("one of: {}", SOURCE_TYPES.join(", "));
@@ -295,10 +299,12 @@ fn source(r: TableReader<'_, '_>, base: &Path) -> Option<SourceSpec> {
             return None;
         }
     };
+    let rate = operate::source_rate(&r, backpressure);
     r.finish();
     Some(SourceSpec {
         name,
         kind: kind?,
+        rate,
         at,
     })
 }

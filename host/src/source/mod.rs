@@ -8,11 +8,13 @@
 
 mod directory;
 mod generator;
+mod handle;
 mod received;
 mod socket;
 mod stdin;
 
 pub use generator::{Generator, Vocabulary};
+pub use handle::{SourceError, SourceHandle};
 pub use received::Received;
 
 use crate::config::{SourceKind, SourceSpec};
@@ -33,6 +35,9 @@ pub trait Source: Send {
 
     /// Stops receiving; what was received stays for the next cut.
     fn stop(&mut self);
+
+    /// The source's rate limit and status, shared with the rest of the run.
+    fn handle(&self) -> &Arc<SourceHandle>;
 }
 
 /// One source's share of a batch.
@@ -80,23 +85,25 @@ impl SourceBatch {
 }
 
 /// Opens the source `spec` for a pipeline of `partitions` partitions with batches of
-/// `interval_ms`.
+/// `interval_ms`. Its [`SourceHandle`] carries the rate limit from `spec`.
 pub fn open(
     spec: &SourceSpec,
     partitions: usize,
     interval_ms: u64,
 ) -> anyhow::Result<Box<dyn Source>> {
+    let handle = Arc::new(SourceHandle::new(spec));
     Ok(match &spec.kind {
         SourceKind::Socket { address, reconnect } => Box::new(socket::SocketSource::start(
-            &spec.name, address, *reconnect, partitions,
+            handle, address, *reconnect, partitions,
         )?),
-        SourceKind::Stdin => Box::new(stdin::StdinSource::start(partitions)?),
+        SourceKind::Stdin => Box::new(stdin::StdinSource::start(handle, partitions)?),
         SourceKind::Directory { path } => {
-            Box::new(directory::DirectorySource::new(&spec.name, path))
+            Box::new(directory::DirectorySource::new(handle, path, interval_ms))
         }
         SourceKind::Generator(g) => Box::new(generator::GeneratorSource::new(
             Generator::new(g.clone()),
             interval_ms,
+            handle,
         )),
     })
 }
