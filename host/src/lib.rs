@@ -23,6 +23,7 @@ pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod metrics;
 pub mod operator;
 pub mod partition;
 pub mod plan;

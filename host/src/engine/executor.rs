@@ -117,6 +117,11 @@ impl Executor {
         &self.states[index]
     }
 
+    /// The stages, in pipeline order.
+    pub fn stages(&self) -> &[StageRuntime] {
+        &self.stages
+    }
+
     /// The plan batches run.
     pub fn plan(&self) -> &Plan {
         &self.plan

@@ -6,19 +6,25 @@
 //! loop takes batches off the queue in order, runs each through the
 //! [`Executor`] (all partitions in parallel), writes sinks, and reports. When the
 //! sources end or shutdown is raised, the queue drains and [`run`] returns the totals.
+//! Around every batch, [`BatchListener`]s are told and the sources' rates adjusted
+//! (`observe`).
 
 mod executor;
+mod listener;
+mod observe;
 mod report;
 
 pub use executor::{BatchResult, Executor, PendingChanges, StageMetrics};
+pub use listener::{BatchListener, CompletedBatch, PluginCalls, RunInfo};
 pub use report::{BatchReport, RunSummary};
 
 use crate::batch::{BatchInput, BatchScheduler, Clock, Shutdown};
 use crate::config::Pipeline;
 use crate::plugin::{Registry, Runtime};
 use crate::sink::{self, Sink, SinkBatch};
-use crate::source;
+use crate::source::{self, SourceHandle};
 use anyhow::Context as _;
+use observe::Observers;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,7 +58,17 @@ impl Prepared {
 
     /// Opens the sources and runs batches until the sources end or `shutdown` is
     /// raised; then finishes the queued batches and returns the totals.
-    pub fn run(mut self, clock: Arc<dyn Clock>, shutdown: Shutdown) -> anyhow::Result<RunSummary> {
+    pub fn run(self, clock: Arc<dyn Clock>, shutdown: Shutdown) -> anyhow::Result<RunSummary> {
+        self.run_observed(clock, shutdown, Vec::new())
+    }
+
+    /// [`Prepared::run`], telling `listeners` about every batch.
+    pub fn run_observed(
+        mut self,
+        clock: Arc<dyn Clock>,
+        shutdown: Shutdown,
+        listeners: Vec<Box<dyn BatchListener>>,
+    ) -> anyhow::Result<RunSummary> {
         let interval_ms = self.pipeline.batch_interval.as_millis() as u64;
         self.executor
             .load_initial_state(&self.pipeline, clock.now_ms())?;
@@ -66,6 +82,15 @@ impl Prepared {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let scheduler = BatchScheduler::new(self.pipeline.batch_interval, clock.now_ms());
+        let handles: Vec<Arc<SourceHandle>> = sources.iter().map(|s| s.handle().clone()).collect();
+        let mut observers = Observers::start(
+            listeners,
+            &self.pipeline,
+            &handles,
+            &self.executor,
+            clock.now_ms(),
+            scheduler.first_batch_time(),
+        );
         let (batches, queue) = crossbeam_channel::unbounded::<BatchInput>();
         let scheduling = {
             let (clock, shutdown) = (clock.clone(), shutdown.clone());
@@ -83,12 +108,15 @@ impl Prepared {
             interval_ms
         );
         let mut summary = RunSummary::default();
-        for input in queue {
+        for input in queue.iter() {
+            observers.batch_started(input.time_ms);
             let report = self.process(input, &*clock);
             report.log();
             summary.add(&report);
+            observers.batch_completed(&report, &self.executor, queue.len(), clock.now_ms());
         }
         let _ = scheduling.join();
+        observers.finish(&summary);
         Ok(summary)
     }
 

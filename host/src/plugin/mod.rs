@@ -11,6 +11,7 @@
 //! partition-batch; the instance is dropped and a fresh one serves the next call.
 
 mod build;
+mod call_stats;
 mod error;
 mod instance;
 mod registry;
@@ -19,6 +20,7 @@ mod version;
 mod wasm_sections;
 
 pub use build::{BuildError, build_crate, ensure_wasm_target};
+pub use call_stats::{CallCounts, CallStats, FailureKind};
 pub use error::{CallError, CallFailure, LoadError};
 pub use registry::{Registry, RegistryError};
 pub use runtime::Runtime;
