@@ -3,7 +3,10 @@
 use crate::batch::{Shutdown, SystemClock};
 use crate::config::{self, Diagnostics, LoadError, Pipeline, SourceKind};
 use crate::engine::{Prepared, RunSummary};
+use crate::logging::{self, LogFormat};
+use crate::monitor::Monitoring;
 use crate::plugin::{Registry, RegistryError, Runtime};
+use crate::terminal::StatusLine;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -18,6 +21,16 @@ pub struct Cli {
     /// RUST_LOG works too.
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
+
+    /// How log lines are written: text for people, json (one object per line) for log
+    /// collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Do not draw the live status line (drawn when standard error is a terminal and
+    /// logs are text).
+    #[arg(long, global = true)]
+    pub no_status: bool,
 
     /// The command.
     #[command(subcommand)]
@@ -35,6 +48,10 @@ pub enum Command {
         /// Override `[pipeline] partitions`.
         #[arg(long)]
         partitions: Option<usize>,
+        /// Serve the batch timeline, metrics and JSON API on this host:port (overrides
+        /// `[pipeline] http`; port 0 picks a free one).
+        #[arg(long, value_name = "ADDR", value_parser = http_address)]
+        http: Option<String>,
     },
     /// Check a pipeline file and its plugins without reading any input: every problem
     /// is reported with its file, line, key and a hint.
@@ -54,27 +71,43 @@ pub enum Command {
         /// Partitions (default: one per core).
         #[arg(long)]
         partitions: Option<usize>,
+        /// Serve the batch timeline, metrics and JSON API on this host:port.
+        #[arg(long, value_name = "ADDR", value_parser = http_address)]
+        http: Option<String>,
     },
+}
+
+fn http_address(text: &str) -> Result<String, String> {
+    config::check_http_address(text).map(|_| text.to_string())
 }
 
 /// Parses the command line, runs the command, and returns the exit code.
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    init_logging(cli.log.as_deref());
+    let status = (cli.log_format == LogFormat::Text && !cli.no_status)
+        .then(StatusLine::on_stderr)
+        .flatten()
+        .map(Arc::new);
+    logging::init(cli.log.as_deref(), cli.log_format, status.clone());
     match cli.command {
-        Command::Run { file, partitions } => {
+        Command::Run {
+            file,
+            partitions,
+            http,
+        } => {
             let mut pipeline = load(&file)?;
             if let Some(n) = partitions {
                 pipeline.partitions = n.max(1);
             }
-            run(pipeline)
+            run(pipeline, http, status)
         }
         Command::Validate { file } => validate(&file),
         Command::Demo {
             rate,
             seconds,
             partitions,
-        } => demo(rate, seconds, partitions),
+            http,
+        } => demo(rate, seconds, partitions, http, status),
     }
 }
 
@@ -98,20 +131,6 @@ pub fn report(error: &anyhow::Error) {
     }
 }
 
-fn init_logging(filter: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let filter = filter
-        .map(EnvFilter::new)
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
-}
-
 fn load(file: &Path) -> anyhow::Result<Pipeline> {
     Ok(config::load(file)?)
 }
@@ -130,12 +149,22 @@ fn install_signal_handler(shutdown: &Shutdown) -> anyhow::Result<()> {
     .context("cannot install the signal handler")
 }
 
-fn run(pipeline: Pipeline) -> anyhow::Result<ExitCode> {
+fn run(
+    pipeline: Pipeline,
+    http: Option<String>,
+    status: Option<Arc<StatusLine>>,
+) -> anyhow::Result<ExitCode> {
     let name = pipeline.name.clone();
+    let listeners = Monitoring {
+        http: http.or_else(|| pipeline.http.clone()),
+        retained_batches: pipeline.retained_batches,
+        status,
+    }
+    .start()?;
     let prepared = Prepared::new(pipeline)?;
     let shutdown = Shutdown::new();
     install_signal_handler(&shutdown)?;
-    let summary = prepared.run(Arc::new(SystemClock), shutdown)?;
+    let summary = prepared.run_observed(Arc::new(SystemClock), shutdown, listeners)?;
     finish(&name, &summary)
 }
 
@@ -188,7 +217,13 @@ fn source_tree() -> PathBuf {
         .unwrap_or_default()
 }
 
-fn demo(rate: u64, seconds: u64, partitions: Option<usize>) -> anyhow::Result<ExitCode> {
+fn demo(
+    rate: u64,
+    seconds: u64,
+    partitions: Option<usize>,
+    http: Option<String>,
+    status: Option<Arc<StatusLine>>,
+) -> anyhow::Result<ExitCode> {
     let file = source_tree().join("examples").join("demo.toml");
     if !file.is_file() {
         bail!(
@@ -212,5 +247,5 @@ fn demo(rate: u64, seconds: u64, partitions: Option<usize>) -> anyhow::Result<Ex
         rate,
         pipeline.partitions
     );
-    run(pipeline)
+    run(pipeline, http, status)
 }
