@@ -14,6 +14,9 @@ mod history;
 pub mod prometheus;
 mod state;
 
+#[cfg(test)]
+pub mod sample;
+
 pub use histogram::{BUCKETS, Histogram};
 pub use history::{BatchHistory, BatchRecord, PluginTotals, StageTotals, Totals};
 pub use state::{Metrics, MetricsState, Phase, PluginDescription, RunDescription};

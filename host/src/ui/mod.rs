@@ -108,3 +108,49 @@ fn not_found(path: &str) -> Response {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(metrics: &Metrics, target: &str) -> Response {
+        let request = http::parse_request(&format!("GET {target} HTTP/1.1\r\n\r\n")).unwrap();
+        route(&request, metrics)
+    }
+
+    #[test]
+    fn every_path_has_an_answer() {
+        let metrics = Metrics::new(10);
+        assert_eq!(get(&metrics, "/").content_type, "text/html; charset=utf-8");
+        assert_eq!(get(&metrics, "/healthz").status, 200);
+        let starting = get(&metrics, "/readyz");
+        assert_eq!(starting.status, 503);
+        assert!(String::from_utf8_lossy(&starting.body).starts_with("starting"));
+        assert!(
+            get(&metrics, "/metrics")
+                .content_type
+                .contains("version=0.0.4")
+        );
+        for path in [
+            "/api/v1/statistics",
+            "/api/v1/batches",
+            "/api/v1/batches/",
+            "/api/v1/receivers",
+            "/api/v1/plugins",
+        ] {
+            let response = get(&metrics, path);
+            assert_eq!(
+                (response.status, response.content_type),
+                (200, "application/json"),
+                "{path}"
+            );
+        }
+        assert_eq!(get(&metrics, "/api/v1/batches?limit=x").status, 400);
+        assert_eq!(get(&metrics, "/api/v1/batches/x").status, 400);
+        assert_eq!(get(&metrics, "/api/v1/batches/1000").status, 404);
+        assert_eq!(get(&metrics, "/api/v1/receivers/0").status, 404);
+        let missing = get(&metrics, "/nope");
+        assert_eq!(missing.status, 404);
+        assert!(String::from_utf8_lossy(&missing.body).contains("try /, /metrics"));
+    }
+}
