@@ -2,10 +2,12 @@
 //! temporary directories, a running `sluice` process whose output can be waited on, and
 //! readers for sink output.
 
+pub mod chromium;
+pub mod http;
 mod process;
 mod text;
 
-pub use process::Sluice;
+pub use process::{PATIENCE, Sluice, records_in};
 pub use text::{
     count_words, files_sink_pairs, random_lines, records_per_partition, word_counts_from_files,
 };
@@ -64,7 +66,7 @@ pub fn sluice_bin() -> &'static Path {
 }
 
 /// The plugin crates the tests use: examples and fixtures.
-const PLUGINS: [&str; 5] = ["wordcount", "logstats", "faulty", "ops", "keyed"];
+const PLUGINS: [&str; 6] = ["wordcount", "logstats", "faulty", "ops", "keyed", "slow"];
 
 /// The compiled `.wasm` of a plugin crate of this workspace (example or fixture), all
 /// built once per test run.
@@ -82,6 +84,13 @@ pub fn plugin_wasm(name: &str) -> PathBuf {
     let wasm = dir.join(format!("{name}.wasm"));
     assert!(wasm.is_file(), "no plugin at {}", wasm.display());
     wasm
+}
+
+/// Where tests leave files for people to look at (screenshots): `target/e2e-artifacts`.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = target_dir().join("e2e-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A directory removed when dropped.
