@@ -22,10 +22,7 @@ struct Controlled {
 
 impl RateController {
     /// Controls every source of `handles` (in pipeline order) that has backpressure on,
-    /// starting each at its initial rate (`initial_rate`, by default the estimator's
-    /// floor): until the first batches have been measured nothing says what the
-    /// pipeline can take, and starting low keeps the first batches from flooding a slow
-    /// pipeline before any feedback exists.
+    /// from the initial rate its handle starts with.
     pub fn new(handles: &[Arc<SourceHandle>], batch_interval_ms: u64) -> Self {
         let settings = PidSettings::default();
         let sources = handles
@@ -33,13 +30,10 @@ impl RateController {
             .enumerate()
             .filter(|(_, h)| h.backpressure())
             .map(|(index, handle)| {
-                let initial = handle
-                    .initial_rate()
-                    .map_or(settings.min_rate, |r| r as f64);
-                handle.limit().set_estimate(Some(initial));
                 tracing::info!(
-                    "source `{}`: backpressure on, starting at {initial:.0} records/s",
-                    handle.name()
+                    "source `{}`: backpressure on, starting at {:.0} records/s",
+                    handle.name(),
+                    handle.limit().current().unwrap_or(f64::INFINITY)
                 );
                 Controlled {
                     index,

@@ -3,7 +3,7 @@
 //! receivers API shows).
 
 use crate::config::{SourceKind, SourceSpec};
-use crate::rate::RateLimit;
+use crate::rate::{PidSettings, RateLimit};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,7 +14,6 @@ pub struct SourceHandle {
     kind: &'static str,
     limit: RateLimit,
     backpressure: bool,
-    initial_rate: Option<u64>,
     last_error: Mutex<Option<SourceError>>,
 }
 
@@ -28,14 +27,25 @@ pub struct SourceError {
 }
 
 impl SourceHandle {
-    /// The handle of the source `spec`, its rate limit set from `max_rate`.
+    /// The handle of the source `spec`, its rate limit set from `max_rate` and, under
+    /// backpressure, the rate to start at: `initial_rate`, by default the estimator's
+    /// floor. Until the first batches are measured nothing says what the pipeline can
+    /// take, and starting low keeps them from flooding a slow pipeline before any
+    /// feedback exists. It is set here, before the source reads anything.
     pub fn new(spec: &SourceSpec) -> Self {
+        let limit = RateLimit::new(spec.rate.max_rate);
+        if spec.rate.backpressure {
+            let initial = spec
+                .rate
+                .initial_rate
+                .map_or(PidSettings::default().min_rate, |r| r as f64);
+            limit.set_estimate(Some(initial));
+        }
         SourceHandle {
             name: spec.name.clone(),
             kind: kind_name(&spec.kind),
-            limit: RateLimit::new(spec.rate.max_rate),
+            limit,
             backpressure: spec.rate.backpressure,
-            initial_rate: spec.rate.initial_rate,
             last_error: Mutex::new(None),
         }
     }
@@ -47,7 +57,6 @@ impl SourceHandle {
             kind,
             limit: RateLimit::unlimited(),
             backpressure: false,
-            initial_rate: None,
             last_error: Mutex::new(None),
         }
     }
@@ -70,11 +79,6 @@ impl SourceHandle {
     /// Whether backpressure sets its rate.
     pub fn backpressure(&self) -> bool {
         self.backpressure
-    }
-
-    /// The rate backpressure starts from, if set.
-    pub fn initial_rate(&self) -> Option<u64> {
-        self.initial_rate
     }
 
     /// Records an error the source carried on from.

@@ -3,7 +3,7 @@
 
 const REFRESH_MS = 1000;
 const CHART_BATCHES = 120;
-const TABLE_BATCHES = 25;
+const TABLE_BATCHES = 15;
 const SVG = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs, text) {
@@ -141,18 +141,18 @@ function renderSummary(stats, batches) {
     const keeping = load < 1 && lastDelay < interval;
     verdict = keeping ? "keeping up" : "falling behind";
     tone = keeping ? "good" : "bad";
-    sub = "processing takes " + Math.round(load * 100) + "% of the interval";
+    sub = "busy " + Math.round(load * 100) + "% of the interval";
   }
   box.appendChild(card("Stream", verdict, sub, tone));
   box.appendChild(card("Batch interval", fmtMs(interval), stats.numPartitions + " partitions"));
-  box.appendChild(card("Completed batches", fmtInt(stats.numTotalCompletedBatches),
+  box.appendChild(card("Batches", fmtInt(stats.numTotalCompletedBatches),
     stats.numFailedBatches ? stats.numFailedBatches + " failed" : "none failed", stats.numFailedBatches ? "bad" : ""));
-  box.appendChild(card("Active batches", fmtInt(stats.numActiveBatches), "waiting or running"));
+  box.appendChild(card("Active batches", fmtInt(stats.numActiveBatches), "queued or running"));
   box.appendChild(card("Records in", fmtInt(stats.numProcessedRecords), fmtInt(stats.numOutputRecords) + " out"));
-  box.appendChild(card("Avg input rate", fmtRate(stats.avgInputRate), "records/s"));
-  box.appendChild(card("Avg scheduling delay", fmtMs(stats.avgSchedulingDelay)));
-  box.appendChild(card("Avg processing time", fmtMs(stats.avgProcessingTime)));
-  box.appendChild(card("Avg total delay", fmtMs(stats.avgTotalDelay)));
+  box.appendChild(card("Input rate", fmtRate(stats.avgInputRate), "records/s, average"));
+  box.appendChild(card("Scheduling delay", fmtMs(stats.avgSchedulingDelay), "average"));
+  box.appendChild(card("Processing time", fmtMs(stats.avgProcessingTime), "average"));
+  box.appendChild(card("Total delay", fmtMs(stats.avgTotalDelay), "average"));
   box.appendChild(card("Dead letters", fmtInt(stats.numDeadLetters), "records set aside"));
 }
 
@@ -206,7 +206,7 @@ function renderReceivers(receivers) {
     cell(row, r.backpressure ? "on" : "off");
     cell(row, fmtInt(r.numRecords), "num");
     if (r.lastErrorMessage) {
-      cell(row, r.lastErrorMessage, "err", r.lastErrorTime);
+      cell(row, r.lastErrorMessage, "err wrap", r.lastErrorTime);
     } else {
       cell(row, "–");
     }
@@ -229,7 +229,7 @@ function renderPlugins(plugins) {
     const failures = Object.entries(p.failures);
     const total = failures.reduce((s, [, n]) => s + n, 0);
     cell(row, fmtInt(total), "num" + (total ? " err" : ""), failures.map(([k, n]) => k + ": " + n).join(", "));
-    cell(row, p.functions.join(", "));
+    cell(row, p.functions.join(", "), "wrap");
     body.appendChild(row);
   }
 }
