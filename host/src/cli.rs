@@ -27,8 +27,8 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Do not draw the live status line (drawn when standard error is a terminal and
-    /// logs are text).
+    /// Do not draw the live status line (drawn when standard error or standard output
+    /// is a terminal and logs are text).
     #[arg(long, global = true)]
     pub no_status: bool,
 
@@ -85,7 +85,7 @@ fn http_address(text: &str) -> Result<String, String> {
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let status = (cli.log_format == LogFormat::Text && !cli.no_status)
-        .then(StatusLine::on_stderr)
+        .then(StatusLine::on_terminal)
         .flatten()
         .map(Arc::new);
     logging::init(cli.log.as_deref(), cli.log_format, status.clone());

@@ -25,6 +25,8 @@ pub fn init(filter: Option<&str>, format: LogFormat, status: Option<Arc<StatusLi
         .map(EnvFilter::new)
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
+    // Only a line on standard error shares the log's stream.
+    let status = status.filter(|s| s.is_on_stderr());
     let writer = LogWriter { status };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -39,10 +39,13 @@ fn strip_colours(text: &str) -> String {
     out
 }
 
-#[test]
-fn on_a_terminal_the_status_line_steps_around_the_print_sink_and_the_log() {
-    // `script` gives the process a pseudo-terminal for stdout and stderr alike.
-    let command = format!("{} demo --seconds 3 --rate 20000", sluice_bin().display());
+/// Runs `sluice demo` under `script`, which gives it a pseudo-terminal, with `redirect`
+/// appended to its command line; returns what the terminal received.
+fn demo_on_a_terminal(redirect: &str) -> String {
+    let command = format!(
+        "{} demo --seconds 3 --rate 20000 {redirect}",
+        sluice_bin().display()
+    );
     let output = Command::new("script")
         .args(["-q", "-e", "-c", &command, "/dev/null"])
         .env("RUST_LOG", "info")
@@ -51,19 +54,22 @@ fn on_a_terminal_the_status_line_steps_around_the_print_sink_and_the_log() {
         .output()
         .expect("script (util-linux) runs");
     assert!(output.status.success(), "{output:?}");
-    let raw = String::from_utf8_lossy(&output.stdout).to_string();
-    // The status line is drawn (and cleared) in place.
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+/// The status line was drawn in place, and nothing else shares a line with it.
+fn assert_status_steps_around_the_output(raw: &str) -> Vec<String> {
     assert!(
         raw.contains("\r\x1b[Kbatch "),
         "no status line drawn:\n{raw:?}"
     );
-    let lines = visible_lines(&strip_colours(&raw));
-    let statuses: Vec<&String> = lines.iter().filter(|l| l.contains("rec/s │")).collect();
+    let lines = visible_lines(&strip_colours(raw));
+    let left: Vec<&String> = lines.iter().filter(|l| l.contains("rec/s │")).collect();
     assert!(
-        statuses.is_empty(),
-        "the status line was left where a line ended: {statuses:?}"
+        left.is_empty(),
+        "the status line was left where a line ended: {left:?}"
     );
-    // Print sink headers and log lines start their own lines.
+    // The print sink's headers start their own lines.
     let headers = lines.iter().filter(|l| l.starts_with("Time: ")).count();
     assert!(headers >= 3, "{lines:#?}");
     assert!(
@@ -72,6 +78,13 @@ fn on_a_terminal_the_status_line_steps_around_the_print_sink_and_the_log() {
             .all(|l| !l.contains("Time: ") || l.starts_with("Time: ")),
         "{lines:#?}"
     );
+    lines
+}
+
+#[test]
+fn on_a_terminal_the_status_line_steps_around_the_print_sink_and_the_log() {
+    // Standard output and error on the terminal: the line goes under the log.
+    let lines = assert_status_steps_around_the_output(&demo_on_a_terminal(""));
     assert!(
         lines
             .iter()
@@ -84,6 +97,19 @@ fn on_a_terminal_the_status_line_steps_around_the_print_sink_and_the_log() {
             .iter()
             .any(|l| l.contains("pipeline `demo-wordcount` finished")),
         "{lines:#?}"
+    );
+}
+
+#[test]
+fn with_the_log_in_a_file_the_status_line_goes_under_the_print_sink() {
+    let dir = TempDir::new("status-stdout");
+    let log = dir.path().join("log.txt");
+    assert_status_steps_around_the_output(&demo_on_a_terminal(&format!("2>{}", log.display())));
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("finished"), "{log}");
+    assert!(
+        !log.contains('│') && !log.contains('\r'),
+        "a plain log: {log}"
     );
 }
 

@@ -11,10 +11,21 @@ const CLEAR: &str = "\r\x1b[K";
 /// The status line of one terminal.
 pub struct StatusLine {
     inner: Mutex<Inner>,
+    on: Stream,
+}
+
+/// Which standard stream a status line is drawn on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stream {
+    Stderr,
+    Stdout,
+    /// Anything else (tests).
+    Other,
 }
 
 struct Inner {
     out: Box<dyn Write + Send>,
+    on: Stream,
     /// The terminal's width, or `None` to ask the terminal at every draw.
     width: Option<usize>,
     text: String,
@@ -23,25 +34,53 @@ struct Inner {
 }
 
 impl StatusLine {
-    /// A status line drawn on `out`, cut to `width` columns (`None`: ask stderr's
-    /// terminal).
-    pub fn new(out: Box<dyn Write + Send>, width: Option<usize>) -> Self {
+    /// A status line drawn on `out`, cut to `width` columns.
+    pub fn new(out: Box<dyn Write + Send>, width: usize) -> Self {
+        StatusLine::on_stream(out, Stream::Other, Some(width))
+    }
+
+    fn on_stream(out: Box<dyn Write + Send>, on: Stream, width: Option<usize>) -> Self {
         StatusLine {
             inner: Mutex::new(Inner {
                 out,
+                on,
                 width,
                 text: String::new(),
                 shown: false,
                 closed: false,
             }),
+            on,
         }
     }
 
-    /// A status line on standard error, if it is a terminal that can redraw a line.
-    pub fn on_stderr() -> Option<Self> {
-        let capable = std::io::IsTerminal::is_terminal(&std::io::stderr())
-            && std::env::var("TERM").map_or(true, |t| t != "dumb");
-        capable.then(|| StatusLine::new(Box::new(std::io::stderr()), None))
+    /// A status line on a terminal that can redraw a line: standard error, where the
+    /// log goes, or else standard output (the log then goes elsewhere, and the print
+    /// sink's output steps around the line as the log would).
+    pub fn on_terminal() -> Option<Self> {
+        use std::io::IsTerminal;
+        if std::env::var("TERM").is_ok_and(|t| t == "dumb") {
+            return None;
+        }
+        if std::io::stderr().is_terminal() {
+            Some(StatusLine::on_stream(
+                Box::new(std::io::stderr()),
+                Stream::Stderr,
+                None,
+            ))
+        } else if std::io::stdout().is_terminal() {
+            Some(StatusLine::on_stream(
+                Box::new(std::io::stdout()),
+                Stream::Stdout,
+                None,
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Whether the line is on standard error, so that log lines must step around it.
+    pub fn is_on_stderr(&self) -> bool {
+        self.on == Stream::Stderr
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -93,7 +132,7 @@ impl Inner {
     }
 
     fn draw(&mut self) {
-        let width = self.width.or_else(terminal_width).unwrap_or(80);
+        let width = self.width.or_else(|| terminal_width(self.on)).unwrap_or(80);
         // One column short of the width: writing the last column wraps on some terminals.
         let fitted: String = self.text.chars().take(width.saturating_sub(1)).collect();
         let _ = write!(self.out, "{CLEAR}{fitted}");
@@ -103,15 +142,19 @@ impl Inner {
 }
 
 #[cfg(unix)]
-fn terminal_width() -> Option<usize> {
-    rustix::termios::tcgetwinsize(std::io::stderr())
-        .ok()
+fn terminal_width(on: Stream) -> Option<usize> {
+    let size = match on {
+        Stream::Stderr => rustix::termios::tcgetwinsize(std::io::stderr()),
+        Stream::Stdout => rustix::termios::tcgetwinsize(std::io::stdout()),
+        Stream::Other => return None,
+    };
+    size.ok()
         .map(|size| usize::from(size.ws_col))
         .filter(|&w| w > 0)
 }
 
 #[cfg(not(unix))]
-fn terminal_width() -> Option<usize> {
+fn terminal_width(_on: Stream) -> Option<usize> {
     std::env::var("COLUMNS").ok()?.parse().ok()
 }
 
@@ -143,7 +186,7 @@ mod tests {
     #[test]
     fn log_lines_go_above_the_status_line() {
         let screen = Screen::default();
-        let line = StatusLine::new(Box::new(screen.clone()), Some(40));
+        let line = StatusLine::new(Box::new(screen.clone()), 40);
         line.show("batch 1 · 10 rec/s");
         assert_eq!(screen.take(), "\r\x1b[Kbatch 1 · 10 rec/s");
         line.write_above(b"INFO a log line\n").unwrap();
@@ -165,7 +208,7 @@ mod tests {
     #[test]
     fn a_long_line_is_cut_to_the_terminal_width() {
         let screen = Screen::default();
-        let line = StatusLine::new(Box::new(screen.clone()), Some(10));
+        let line = StatusLine::new(Box::new(screen.clone()), 10);
         line.show("0123456789abcdef");
         assert_eq!(screen.take(), "\r\x1b[K012345678");
     }
