@@ -11,7 +11,7 @@
 //! | `/readyz` | 200 while batches run; 503 before the first and after the last |
 
 mod api;
-mod dates;
+pub(crate) mod dates;
 mod http;
 mod page;
 
