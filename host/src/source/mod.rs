@@ -5,6 +5,9 @@
 //! there. **Replayable sources** (`directory`, `generator`) hand out, at each cut, a
 //! description of the batch's input (which files, which range of generated lines) that
 //! the executor reads in parallel; that description is also what a checkpoint records.
+//!
+//! Every source obeys the rate limit in its [`SourceHandle`] (see `rate`): receivers
+//! wait before they read, the others take less at a cut.
 
 mod directory;
 mod generator;

@@ -37,11 +37,14 @@ function fmtMs(ms) {
   return fmtInt(ms) + " ms";
 }
 
+// Batch times show milliseconds when the batch interval is not whole seconds.
+let showMillis = false;
+
 function fmtTime(ms) {
   const d = new Date(ms);
   const pad = (n, w) => String(n).padStart(w || 2, "0");
   return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) +
-    (ms % 1000 ? "." + pad(d.getMilliseconds(), 3) : "");
+    (showMillis ? "." + pad(d.getMilliseconds(), 3) : "");
 }
 
 function fmtDuration(ms) {
@@ -100,15 +103,17 @@ function drawChart(id, batches, value, opts) {
   }));
   svg.appendChild(svgEl("polyline", { class: "line", points: coords.join(" ") }));
 
+  // Labels go last, over the dots, on a halo of the panel's colour.
+  const labels = [];
   if (limits.some((l) => l !== null)) {
     const pts = limits.map((l, i) => (l === null ? null : x(i).toFixed(1) + "," + y(l).toFixed(1))).filter((p) => p);
     svg.appendChild(svgEl("polyline", { class: "limit", points: pts.join(" ") }));
-    svg.appendChild(svgEl("text", { x: left + 4, y: top + 10, class: "limit-label" }, "rate limit"));
+    labels.push(svgEl("text", { x: left + 4, y: top + 10, class: "limit-label" }, "rate limit"));
   }
   if (opts.interval) {
     const yi = y(opts.interval);
     svg.appendChild(svgEl("line", { x1: left, x2: left + plotW, y1: yi, y2: yi, class: "interval" }));
-    svg.appendChild(svgEl("text", { x: left + plotW - 4, y: yi - 4, "text-anchor": "end", class: "interval-label" },
+    labels.push(svgEl("text", { x: left + plotW - 4, y: yi - 5, "text-anchor": "end", class: "interval-label" },
       "batch interval " + fmtMs(opts.interval)));
   }
   values.forEach((v, i) => {
@@ -118,6 +123,7 @@ function drawChart(id, batches, value, opts) {
     dot.appendChild(svgEl("title", {}, "batch " + fmtTime(b.batchId) + ": " + opts.tick(v)));
     svg.appendChild(dot);
   });
+  labels.forEach((label) => svg.appendChild(label));
 }
 
 function card(label, value, sub, tone) {
@@ -139,11 +145,11 @@ function renderSummary(stats, batches) {
   if (recentProcessing !== null) {
     const load = recentProcessing / interval;
     const keeping = load < 1 && lastDelay < interval;
-    verdict = keeping ? "keeping up" : "falling behind";
+    verdict = keeping ? "yes" : "no";
     tone = keeping ? "good" : "bad";
     sub = "busy " + Math.round(load * 100) + "% of the interval";
   }
-  box.appendChild(card("Stream", verdict, sub, tone));
+  box.appendChild(card("Keeping up", verdict, sub, tone));
   box.appendChild(card("Batch interval", fmtMs(interval), stats.numPartitions + " partitions"));
   box.appendChild(card("Batches", fmtInt(stats.numTotalCompletedBatches),
     stats.numFailedBatches ? stats.numFailedBatches + " failed" : "none failed", stats.numFailedBatches ? "bad" : ""));
@@ -262,6 +268,7 @@ function render(stats, batches, receivers, plugins) {
   document.getElementById("pipeline").textContent = stats.pipeline;
   document.title = "sluice · " + stats.pipeline;
   const interval = stats.batchDuration;
+  showMillis = interval % 1000 !== 0;
   const limitOf = (b) => {
     const limits = Object.values(b.rateLimits || {});
     return limits.length && limits.length === Object.keys(b.inputSizes).length
