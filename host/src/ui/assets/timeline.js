@@ -47,6 +47,12 @@ function fmtTime(ms) {
     (showMillis ? "." + pad(d.getMilliseconds(), 3) : "");
 }
 
+// A formatter for an axis of durations up to `max` ms: one unit for every tick.
+function msAxis(max) {
+  if (max >= 10000) return (ms) => (ms / 1000).toLocaleString("en-US", { maximumFractionDigits: 1 }) + " s";
+  return (ms) => fmtInt(ms) + " ms";
+}
+
 function fmtDuration(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
@@ -82,6 +88,7 @@ function drawChart(id, batches, value, opts) {
   let max = Math.max(...values, ...limits.filter((l) => l !== null));
   if (opts.interval) max = Math.max(max, opts.interval * 1.2);
   max = niceMax(max * 1.05);
+  const tick = opts.axis ? opts.axis(max) : opts.tick;
   const n = batches.length;
   const x = (i) => left + (n === 1 ? plotW / 2 : (i * plotW) / (n - 1));
   const y = (v) => top + plotH - (Math.min(v, max) / max) * plotH;
@@ -89,7 +96,7 @@ function drawChart(id, batches, value, opts) {
   for (let k = 0; k <= 4; k++) {
     const v = (max * k) / 4;
     svg.appendChild(svgEl("line", { x1: left, x2: left + plotW, y1: y(v), y2: y(v), class: "axis" }));
-    svg.appendChild(svgEl("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, opts.tick(v)));
+    svg.appendChild(svgEl("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, tick(v)));
   }
   svg.appendChild(svgEl("text", { x: left, y: height - 5, class: "tick" }, fmtTime(batches[0].batchId)));
   if (n > 1) {
@@ -275,9 +282,9 @@ function render(stats, batches, receivers, plugins) {
       ? (limits.reduce((s, l) => s + l, 0)) : null;
   };
   drawChart("chart-input", batches, (b) => (b.inputSize * 1000) / interval, { tick: fmtRate, limit: limitOf });
-  drawChart("chart-scheduling", batches, (b) => b.schedulingDelay, { tick: fmtMs, interval });
-  drawChart("chart-processing", batches, (b) => b.processingTime, { tick: fmtMs, interval });
-  drawChart("chart-total", batches, (b) => b.totalDelay, { tick: fmtMs, interval });
+  drawChart("chart-scheduling", batches, (b) => b.schedulingDelay, { tick: fmtMs, axis: msAxis, interval });
+  drawChart("chart-processing", batches, (b) => b.processingTime, { tick: fmtMs, axis: msAxis, interval });
+  drawChart("chart-total", batches, (b) => b.totalDelay, { tick: fmtMs, axis: msAxis, interval });
   renderSummary(stats, batches);
   renderBatches(batches);
   renderReceivers(receivers);
