@@ -118,6 +118,7 @@ mod tests {
     use super::*;
     use crate::batch::ManualClock;
     use crate::record::Records;
+    use crate::source::SourceHandle;
     use std::sync::{Arc, Mutex};
 
     /// A source fed by the test: lines pushed between cuts go into the next cut.
@@ -147,6 +148,10 @@ mod tests {
             _: usize,
         ) -> anyhow::Result<Vec<Records>> {
             unreachable!("not journaled")
+        }
+        fn handle(&self) -> &Arc<SourceHandle> {
+            static HANDLE: std::sync::OnceLock<Arc<SourceHandle>> = std::sync::OnceLock::new();
+            HANDLE.get_or_init(|| Arc::new(SourceHandle::unlimited("fed", "test")))
         }
     }
 

@@ -6,8 +6,11 @@ mod plugin;
 use crate::batch::{Shutdown, SystemClock};
 use crate::config::{self, Diagnostics, LoadError, Pipeline, SourceKind};
 use crate::engine::{Options, Prepared, RunSummary};
+use crate::logging::{self, LogFormat};
+use crate::monitor::Monitoring;
 use crate::plugin::{Registry, RegistryError, Runtime};
 use crate::swap::WatchMode;
+use crate::terminal::StatusLine;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -22,6 +25,16 @@ pub struct Cli {
     /// RUST_LOG works too.
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
+
+    /// How log lines are written: text for people, json (one object per line) for log
+    /// collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Do not draw the live status line (drawn when standard error or standard output
+    /// is a terminal and logs are text).
+    #[arg(long, global = true)]
+    pub no_status: bool,
 
     /// The command.
     #[command(subcommand)]
@@ -47,6 +60,10 @@ pub enum Command {
         /// stateful stages it holds state for (that state is dropped).
         #[arg(long)]
         allow_non_restored_state: bool,
+        /// Serve the batch timeline, metrics and JSON API on this host:port (overrides
+        /// `[pipeline] http`; port 0 picks a free one).
+        #[arg(long, value_name = "ADDR", value_parser = http_address)]
+        http: Option<String>,
     },
     /// Run a pipeline for development: plugins given as crates are rebuilt when their
     /// sources change and swapped in while the pipeline runs, keeping state (and
@@ -89,30 +106,49 @@ pub enum Command {
         /// Partitions (default: one per core).
         #[arg(long)]
         partitions: Option<usize>,
+        /// Serve the batch timeline, metrics and JSON API on this host:port.
+        #[arg(long, value_name = "ADDR", value_parser = http_address)]
+        http: Option<String>,
     },
+}
+
+fn http_address(text: &str) -> Result<String, String> {
+    config::check_http_address(text).map(|_| text.to_string())
 }
 
 /// Parses the command line, runs the command, and returns the exit code.
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    init_logging(cli.log.as_deref());
+    let status = (cli.log_format == LogFormat::Text && !cli.no_status)
+        .then(StatusLine::on_terminal)
+        .flatten()
+        .map(Arc::new);
+    logging::init(cli.log.as_deref(), cli.log_format, status.clone());
     match cli.command {
         Command::Run {
             file,
             partitions,
             watch,
             allow_non_restored_state,
+            http,
         } => run(
             with_partitions(load(&file)?, partitions),
-            watch.then_some(WatchMode::Wasm),
-            Options {
-                allow_non_restored_state,
+            RunOptions {
+                watch: watch.then_some(WatchMode::Wasm),
+                engine: Options {
+                    allow_non_restored_state,
+                },
+                http,
+                status,
             },
         ),
         Command::Dev { file, partitions } => run(
             with_partitions(load(&file)?, partitions),
-            Some(WatchMode::WasmAndCrates),
-            Options::default(),
+            RunOptions {
+                watch: Some(WatchMode::WasmAndCrates),
+                status,
+                ..RunOptions::default()
+            },
         ),
         Command::Plugin(command) => plugin::run(command),
         Command::Bench { lines, batches } => {
@@ -130,7 +166,8 @@ pub fn main() -> anyhow::Result<ExitCode> {
             rate,
             seconds,
             partitions,
-        } => demo(rate, seconds, partitions),
+            http,
+        } => demo(rate, seconds, partitions, http, status),
     }
 }
 
@@ -152,20 +189,6 @@ pub fn report(error: &anyhow::Error) {
         Some(d) => eprintln!("{d}"),
         None => eprintln!("error: {error:#}"),
     }
-}
-
-fn init_logging(filter: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let filter = filter
-        .map(EnvFilter::new)
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
 }
 
 fn load(file: &Path) -> anyhow::Result<Pipeline> {
@@ -193,15 +216,34 @@ fn with_partitions(mut pipeline: Pipeline, partitions: Option<usize>) -> Pipelin
     pipeline
 }
 
-fn run(pipeline: Pipeline, watch: Option<WatchMode>, options: Options) -> anyhow::Result<ExitCode> {
+/// How `run` runs a pipeline, beyond the pipeline file.
+#[derive(Default)]
+struct RunOptions {
+    /// Watch plugins and swap in new versions.
+    watch: Option<WatchMode>,
+    /// Engine start-up options.
+    engine: Options,
+    /// Serve the HTTP endpoint here (overrides the pipeline file).
+    http: Option<String>,
+    /// The terminal status line, if drawn.
+    status: Option<Arc<StatusLine>>,
+}
+
+fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<ExitCode> {
     let name = pipeline.name.clone();
-    let mut prepared = Prepared::new(pipeline, options)?;
-    if let Some(mode) = watch {
+    let listeners = Monitoring {
+        http: options.http.or_else(|| pipeline.http.clone()),
+        retained_batches: pipeline.retained_batches,
+        status: options.status,
+    }
+    .start()?;
+    let mut prepared = Prepared::new(pipeline, options.engine)?;
+    if let Some(mode) = options.watch {
         prepared.watch(mode)?;
     }
     let shutdown = Shutdown::new();
     install_signal_handler(&shutdown)?;
-    let summary = prepared.run(Arc::new(SystemClock), shutdown)?;
+    let summary = prepared.run_observed(Arc::new(SystemClock), shutdown, listeners)?;
     finish(&name, &summary)
 }
 
@@ -250,7 +292,13 @@ fn source_tree() -> PathBuf {
         .unwrap_or_default()
 }
 
-fn demo(rate: u64, seconds: u64, partitions: Option<usize>) -> anyhow::Result<ExitCode> {
+fn demo(
+    rate: u64,
+    seconds: u64,
+    partitions: Option<usize>,
+    http: Option<String>,
+    status: Option<Arc<StatusLine>>,
+) -> anyhow::Result<ExitCode> {
     let file = source_tree().join("examples").join("demo.toml");
     if !file.is_file() {
         bail!(
@@ -274,5 +322,12 @@ fn demo(rate: u64, seconds: u64, partitions: Option<usize>) -> anyhow::Result<Ex
         rate,
         pipeline.partitions
     );
-    run(pipeline, None, Options::default())
+    run(
+        pipeline,
+        RunOptions {
+            http,
+            status,
+            ..RunOptions::default()
+        },
+    )
 }

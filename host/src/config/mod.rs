@@ -8,6 +8,7 @@
 
 mod diagnostic;
 mod op;
+mod operate;
 mod parse;
 mod reader;
 mod stage;
@@ -19,6 +20,7 @@ mod tests;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
 pub use op::Op;
+pub use operate::{DEFAULT_RETAINED_BATCHES, check_http_address};
 
 use sluice_sdk::wire::Kind;
 use std::path::{Path, PathBuf};
@@ -47,6 +49,13 @@ pub struct Pipeline {
     pub stages: Vec<StageSpec>,
     /// `[sinks.*]`, in file order.
     pub sinks: Vec<SinkSpec>,
+    /// `[pipeline] http`: the `host:port` the batch timeline, metrics and API are
+    /// served on; off when absent.
+    pub http: Option<String>,
+    /// `[pipeline] retained_batches`: how many recent batches the metrics keep.
+    pub retained_batches: usize,
+    /// `[pipeline] backpressure`: the default of every source's `backpressure`.
+    pub backpressure: bool,
 }
 
 /// Checkpointing settings.
@@ -128,8 +137,22 @@ pub struct SourceSpec {
     pub kind: SourceKind,
     /// `wal`: received records go to a write-ahead log before they join a batch.
     pub wal: bool,
+    /// `max_rate`, `backpressure` and `initial_rate`.
+    pub rate: RateSpec,
     /// Where the section starts.
     pub at: Location,
+}
+
+/// How fast a source may take records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateSpec {
+    /// `max_rate`: records per second, at most; no limit when absent.
+    pub max_rate: Option<u64>,
+    /// `backpressure` (or `[pipeline] backpressure`): the rate follows what the
+    /// pipeline keeps up with.
+    pub backpressure: bool,
+    /// `initial_rate`: the rate backpressure starts at.
+    pub initial_rate: Option<u64>,
 }
 
 /// The kinds of source, with their settings.

@@ -5,7 +5,7 @@ use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
 use super::reader::{Context, TableReader};
 use super::{
     CheckpointSpec, GeneratorSpec, Limits, Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec,
-    SourceKind, SourceSpec, default_partitions, stage, validate,
+    SourceKind, SourceSpec, default_partitions, operate, stage, validate,
 };
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -57,7 +57,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
         .collect();
     pipeline.sources = sections(&cx, root, "sources")
         .into_iter()
-        .filter_map(|r| source(r, base, pipeline.checkpoint.is_some()))
+        .filter_map(|r| {
+            source(
+                r,
+                base,
+                pipeline.checkpoint.is_some(),
+                pipeline.backpressure,
+            )
+        })
         .collect();
     pipeline.stages = sections(&cx, root, "stages")
         .into_iter()
@@ -84,6 +91,9 @@ fn unreachable_pipeline() -> Pipeline {
         sources: Vec::new(),
         stages: Vec::new(),
         sinks: Vec::new(),
+        http: None,
+        retained_batches: operate::DEFAULT_RETAINED_BATCHES,
+        backpressure: false,
     }
 }
 
@@ -136,6 +146,7 @@ fn pipeline_section(cx: &Context<'_>, root: &Table, file: &Path) -> Pipeline {
     } else {
         pipeline.dead_letters = resolve(base, "dead-letters");
     }
+    operate::pipeline_keys(&r, &mut pipeline);
     r.finish();
     pipeline
 }
@@ -245,7 +256,12 @@ fn plugin(r: TableReader<'_, '_>, base: &Path) -> Option<PluginSpec> {
     })
 }
 
-fn source(r: TableReader<'_, '_>, base: &Path, checkpointed: bool) -> Option<SourceSpec> {
+fn source(
+    r: TableReader<'_, '_>,
+    base: &Path,
+    checkpointed: bool,
+    backpressure: bool,
+) -> Option<SourceSpec> {
     let name = r.name();
     let at = r.at();
     let hint = format!("one of: {}", SOURCE_TYPES.join(", "));
@@ -331,11 +347,13 @@ fn source(r: TableReader<'_, '_>, base: &Path, checkpointed: bool) -> Option<Sou
             Some("add checkpoint_dir = \"checkpoints\" to [pipeline]".into()),
         );
     }
+    let rate = operate::source_rate(&r, backpressure);
     r.finish();
     Some(SourceSpec {
         name,
         kind: kind?,
         wal,
+        rate,
         at,
     })
 }

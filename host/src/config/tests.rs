@@ -241,3 +241,54 @@ fn invalid_toml_points_at_the_error() {
         "{found:?}"
     );
 }
+
+#[test]
+fn operating_keys_are_read() {
+    let p = parse(
+        "[pipeline]\nhttp = \"127.0.0.1:4040\"\nretained_batches = 50\nbackpressure = true\n\
+         [sources.a]\ntype = \"generator\"\nmax_rate = 500\ninitial_rate = 200\n\
+         [sources.b]\ntype = \"stdin\"\nbackpressure = false\n\
+         [sinks.out]\ninput = \"a\"\ntype = \"print\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (p.http.as_deref(), p.retained_batches, p.backpressure),
+        (Some("127.0.0.1:4040"), 50, true)
+    );
+    assert_eq!(
+        p.sources[0].rate,
+        RateSpec {
+            max_rate: Some(500),
+            backpressure: true,
+            initial_rate: Some(200)
+        }
+    );
+    assert_eq!(p.sources[1].rate, RateSpec::default());
+    let defaults = parse(SOURCES_AND_SINK).unwrap();
+    assert_eq!(
+        (
+            defaults.http,
+            defaults.retained_batches,
+            defaults.backpressure
+        ),
+        (None, DEFAULT_RETAINED_BATCHES, false)
+    );
+}
+
+#[test]
+fn operating_mistakes_point_at_their_line() {
+    let found = problems(
+        "[pipeline]\nhttp = \"localhost\"\nretained_batches = 0\n\
+         [sources.lines]\ntype = \"stdin\"\nmax_rate = 0\ninitial_rate = 10\n\
+         [sinks.out]\ninput = \"lines\"\ntype = \"print\"\n",
+    );
+    assert_eq!(
+        found,
+        [
+            "2:8: pipeline.http: `localhost` is not host:port [write it like \"127.0.0.1:4040\" (port 0 picks a free port)]",
+            "3:20: pipeline.retained_batches: must be at least 1, found 0",
+            "6:12: sources.lines.max_rate: must be at least 1 record per second, found 0 [remove `max_rate` for no limit]",
+            "7:16: sources.lines.initial_rate: applies only with backpressure [set `backpressure = true` here or in [pipeline], or remove `initial_rate`]",
+        ]
+    );
+}

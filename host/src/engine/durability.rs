@@ -14,7 +14,7 @@ use crate::source::Received;
 use anyhow::Context as _;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Receivers' buffers with their positions at a checkpoint.
@@ -185,7 +185,8 @@ impl Durability {
     }
 
     /// Accounts for a processed batch (successful, or failed and given up on) and
-    /// checkpoints when it is time.
+    /// checkpoints when it is time; returns how long the batch loop spent on the
+    /// checkpoint (the snapshot; writing it happens on a thread of its own).
     pub fn after_batch(
         &mut self,
         time_ms: u64,
@@ -193,18 +194,17 @@ impl Durability {
         pipeline: &Pipeline,
         executor: &Executor,
         registry: &Registry,
-    ) {
+    ) -> Option<Duration> {
         for (position, descriptor) in self.positions.iter_mut().zip(descriptors) {
             advance(position, descriptor);
         }
         self.since_checkpoint += 1;
-        if self.since_checkpoint >= self.interval {
-            self.checkpoint(time_ms, pipeline, executor, registry, false);
-        }
+        (self.since_checkpoint >= self.interval)
+            .then(|| self.checkpoint(time_ms, pipeline, executor, registry, false))
     }
 
     /// Writes a checkpoint of the state after batch `time_ms`; with `wait`, before
-    /// returning (at shutdown).
+    /// returning (at shutdown). Returns the time taken before returning.
     pub fn checkpoint(
         &mut self,
         time_ms: u64,
@@ -212,7 +212,7 @@ impl Durability {
         executor: &Executor,
         registry: &Registry,
         wait: bool,
-    ) {
+    ) -> Duration {
         self.since_checkpoint = 0;
         self.wait_for_writer();
         let started = Instant::now();
@@ -239,7 +239,7 @@ impl Durability {
             Ok(bytes) => bytes,
             Err(e) => {
                 tracing::error!("cannot encode the checkpoint of batch {time_ms}: {e}");
-                return;
+                return started.elapsed();
             }
         };
         let snapshot_time = started.elapsed();
@@ -298,6 +298,7 @@ impl Durability {
                 .spawn(write)
                 .ok();
         }
+        started.elapsed()
     }
 
     /// Waits for a checkpoint being written.

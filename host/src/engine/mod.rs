@@ -6,13 +6,18 @@
 //! loop takes batches off the queue in order, runs each through the
 //! [`Executor`] (all partitions in parallel), writes sinks, and reports. When the
 //! sources end or shutdown is raised, the queue drains and [`run`] returns the totals.
+//! Around every batch, [`BatchListener`]s are told and the sources' rates adjusted
+//! (`observe`).
 
 mod durability;
 mod executor;
+mod listener;
+mod observe;
 mod report;
 mod swapping;
 
 pub use executor::{BatchResult, Executor, Materialized, PendingChanges, StageMetrics};
+pub use listener::{BatchListener, CompletedBatch, PluginCalls, RunInfo};
 pub use report::{BatchReport, RunSummary};
 
 use crate::batch::{BatchInput, BatchScheduler, Clock, Shutdown};
@@ -25,10 +30,11 @@ use crate::plugin::{Registry, Runtime};
 use crate::record::Records;
 use crate::sink::FilesSink;
 use crate::sink::{self, Sink, SinkBatch};
-use crate::source;
+use crate::source::{self, SourceHandle};
 use crate::swap::{HotSwap, WatchMode};
 use anyhow::Context as _;
 use durability::Durability;
+use observe::Observers;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use swapping::Probation;
@@ -108,7 +114,17 @@ impl Prepared {
     /// Opens the sources, re-runs journaled batches a crash interrupted, and runs
     /// batches until the sources end or `shutdown` is raised; then finishes the queued
     /// batches, writes a last checkpoint and returns the totals.
-    pub fn run(mut self, clock: Arc<dyn Clock>, shutdown: Shutdown) -> anyhow::Result<RunSummary> {
+    pub fn run(self, clock: Arc<dyn Clock>, shutdown: Shutdown) -> anyhow::Result<RunSummary> {
+        self.run_observed(clock, shutdown, Vec::new())
+    }
+
+    /// [`Prepared::run`], telling `listeners` about every batch.
+    pub fn run_observed(
+        mut self,
+        clock: Arc<dyn Clock>,
+        shutdown: Shutdown,
+        listeners: Vec<Box<dyn BatchListener>>,
+    ) -> anyhow::Result<RunSummary> {
         let interval_ms = self.pipeline.batch_interval.as_millis() as u64;
         if !self.durability.as_ref().is_some_and(|d| d.restored) {
             self.executor
@@ -138,18 +154,32 @@ impl Prepared {
         let mut summary = RunSummary::default();
         let mut journal = None;
         let mut scheduler = BatchScheduler::new(self.pipeline.batch_interval, clock.now_ms());
+        let mut replay = Vec::new();
         if let Some(durability) = &mut self.durability {
             durability.set_receivers(sources.iter().map(|s| s.received()).collect());
             journal = Some(durability.journal());
             if let Some(last) = durability.resume_after {
                 scheduler = BatchScheduler::resuming(self.pipeline.batch_interval, last);
             }
-            let replay = std::mem::take(&mut durability.replay);
-            for entry in replay {
-                let report = self.replay(entry, &mut sources, &*clock);
-                report.log();
-                summary.add(&report);
-            }
+            replay = std::mem::take(&mut durability.replay);
+        }
+        let handles: Vec<Arc<SourceHandle>> = sources.iter().map(|s| s.handle().clone()).collect();
+        let mut observers = Observers::start(
+            listeners,
+            &self.pipeline,
+            &handles,
+            &self.executor,
+            clock.now_ms(),
+            replay
+                .first()
+                .map_or(scheduler.first_batch_time(), |e| e.batch_time_ms),
+        );
+        for entry in replay {
+            observers.batch_started(entry.batch_time_ms);
+            let report = self.replay(entry, &mut sources, &*clock);
+            report.log();
+            summary.add(&report);
+            observers.batch_completed(&report, &self.executor, 0, clock.now_ms());
         }
         let (batches, queue) = crossbeam_channel::unbounded::<BatchInput>();
         let scheduling = {
@@ -176,7 +206,7 @@ impl Prepared {
             interval_ms
         );
         let mut last_time = None;
-        for input in queue {
+        for input in queue.iter() {
             if self.stopped.is_some() {
                 // Journaled, not processed: a restart runs it.
                 continue;
@@ -184,9 +214,11 @@ impl Prepared {
             // Between two batches: the only place a plugin version changes.
             self.apply_swaps();
             last_time = Some(input.time_ms);
+            observers.batch_started(input.time_ms);
             let report = self.process(input, &*clock);
             report.log();
             summary.add(&report);
+            observers.batch_completed(&report, &self.executor, queue.len(), clock.now_ms());
             if let Some(stage) = &self.stopped {
                 tracing::error!(
                     "stopping: stage `{stage}` failed and its on_error is \"stop\"; fix it and start again, the failed batch will run again"
@@ -201,6 +233,7 @@ impl Prepared {
         if let Some(durability) = &mut self.durability {
             durability.wait_for_writer();
         }
+        observers.finish(&summary);
         Ok(summary)
     }
 
@@ -269,6 +302,7 @@ impl Prepared {
             stages: Vec::new(),
             versions: Vec::new(),
             dead_letters: 0,
+            checkpoint_time: None,
             error: None,
         };
         loop {
@@ -305,7 +339,7 @@ impl Prepared {
         if self.stopped.is_none()
             && let Some(durability) = &mut self.durability
         {
-            durability.after_batch(
+            report.checkpoint_time = durability.after_batch(
                 time_ms,
                 descriptors,
                 &self.pipeline,

@@ -23,6 +23,8 @@ pub struct BatchReport {
     pub versions: Vec<(String, String)>,
     /// Records a plugin failed on, set aside to the dead-letter output.
     pub dead_letters: u64,
+    /// How long the batch loop spent on a checkpoint after the batch, if it took one.
+    pub checkpoint_time: Option<Duration>,
     /// Why the batch failed, if it did.
     pub error: Option<String>,
 }

@@ -12,6 +12,7 @@
 
 mod build;
 mod cache;
+mod call_stats;
 mod error;
 mod instance;
 mod registry;
@@ -20,6 +21,7 @@ mod version;
 mod wasm_sections;
 
 pub use build::{BuildError, build_crate, ensure_wasm_target};
+pub use call_stats::{CallCounts, CallStats, FailureKind};
 pub use error::{CallError, CallFailure, LoadError};
 pub use registry::{Registry, RegistryError, artifact, read_module};
 pub use runtime::Runtime;

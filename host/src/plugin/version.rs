@@ -1,6 +1,7 @@
 //! One version of a plugin: compiled once, validated against the ABI, and called
 //! through a pool of instances so that every worker thread has its own.
 
+use super::call_stats::CallStats;
 use super::error::{CallError, LoadError};
 use super::instance::{HostState, PluginInstance};
 use super::runtime::Runtime;
@@ -10,6 +11,7 @@ use crate::record::Records;
 use sha2::{Digest, Sha256};
 use sluice_sdk::wire::{self, ManifestEntry};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use wasmtime::{Engine, ExternType, FuncType, InstancePre, Module, ValType};
 
 /// One call: which function, in which mode, for which batch and partition.
@@ -35,6 +37,7 @@ pub struct PluginVersion {
     pub(super) pre: InstancePre<HostState>,
     size: usize,
     idle: Mutex<Vec<PluginInstance>>,
+    stats: CallStats,
 }
 
 impl std::fmt::Debug for PluginVersion {
@@ -107,6 +110,7 @@ impl PluginVersion {
             pre,
             size: bytes.len(),
             idle: Mutex::new(Vec::new()),
+            stats: CallStats::default(),
         })
     }
 
@@ -167,9 +171,21 @@ impl PluginVersion {
             Some(instance) => instance,
             None => PluginInstance::new(self).map_err(|f| error(first, f))?,
         };
-        let result = instance
-            .call_chain(self, calls, input)
-            .map_err(|(at, f)| error(calls[at].function, f))?;
+        let started = Instant::now();
+        let result = instance.call_chain(self, calls, input);
+        // Each call of the chain counts as a call, the time shared among them.
+        let share = started.elapsed() / calls.len().max(1) as u32;
+        let failed_at = result.as_ref().err().map(|(at, _)| *at);
+        for at in 0..calls.len() {
+            match (failed_at, &result) {
+                (Some(failed), Err((_, failure))) if failed == at => {
+                    self.stats.record(share, Some(failure.kind()))
+                }
+                (Some(failed), _) if at > failed => {}
+                _ => self.stats.record(share, None),
+            }
+        }
+        let result = result.map_err(|(at, f)| error(calls[at].function, f))?;
         self.idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -179,7 +195,22 @@ impl PluginVersion {
 
     /// Runs one call on an idle instance (or a new one). A failed call's instance is
     /// dropped, so no later call sees what a trap left behind.
+    /// How many calls this version served, for how long, and how many failed.
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
+    }
+
+    /// Runs one call on an idle instance (or a new one), and counts it. A failed call's
+    /// instance is dropped, so no later call sees what a trap left behind.
     pub fn call(&self, call: &Call<'_>, input: &Records) -> Result<Records, CallError> {
+        let started = Instant::now();
+        let result = self.call_instance(call, input);
+        let failure = result.as_ref().err().map(|e| e.failure.kind());
+        self.stats.record(started.elapsed(), failure);
+        result
+    }
+
+    fn call_instance(&self, call: &Call<'_>, input: &Records) -> Result<Records, CallError> {
         let error = |failure| CallError {
             plugin: self.name.to_string(),
             version: self.hash.to_string(),

@@ -2,13 +2,19 @@
 //! textFileStream. Files are expected to be written elsewhere and renamed in, so a file
 //! that is visible is complete. Each file is taken once, in order of modification time
 //! then name; names starting with `.` or `_` (temporary files) are ignored.
+//!
+//! Under a rate limit a batch takes fewer files: files wait, in order, until their
+//! lines fit the batch's allowance (a file is never split). Counting a waiting file's
+//! lines reads it once more; without a limit nothing is counted.
 
-use super::{Source, SourceBatch};
+use super::{Source, SourceBatch, SourceHandle};
 use crate::checkpoint::Descriptor;
+use crate::rate::BatchMeter;
 use crate::record::Records;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// A directory source.
@@ -16,19 +22,61 @@ pub struct DirectorySource {
     name: String,
     path: PathBuf,
     seen: HashSet<OsString>,
+    /// Files found and not yet taken, with their line counts once known.
+    pending: VecDeque<(PathBuf, Option<u64>)>,
+    meter: BatchMeter,
+    handle: Arc<SourceHandle>,
     stopped: bool,
 }
 
 impl DirectorySource {
     /// A source over the files that appear in `path`, and those already there, except
-    /// the file names in `taken` (taken before a restart).
-    pub fn new(name: &str, path: &Path, taken: Vec<String>) -> Self {
+    /// the file names in `taken` (taken before a restart); cut every `interval_ms` and
+    /// limited by `handle`.
+    pub fn new(
+        handle: Arc<SourceHandle>,
+        path: &Path,
+        interval_ms: u64,
+        taken: Vec<String>,
+    ) -> Self {
         DirectorySource {
-            name: name.to_string(),
+            name: handle.name().to_string(),
             path: path.to_path_buf(),
             seen: taken.into_iter().map(OsString::from).collect(),
+            pending: VecDeque::new(),
+            meter: BatchMeter::new(interval_ms),
+            handle,
             stopped: false,
         }
+    }
+
+    /// The waiting files the batch at `batch_time_ms` takes: all of them without a
+    /// limit; under one, files in order while their lines fit the allowance, or a file
+    /// larger than a whole batch's allowance on its own once the allowance is full (the
+    /// overdraft is paid off by the batches after it).
+    fn take_files(&mut self, batch_time_ms: u64) -> Vec<PathBuf> {
+        let limit = self.handle.limit();
+        if self.meter.allowance(limit, batch_time_ms).is_none() {
+            return self.pending.drain(..).map(|(path, _)| path).collect();
+        }
+        let mut taken = Vec::new();
+        while let Some((path, lines)) = self.pending.front_mut() {
+            let lines = *lines.get_or_insert_with(|| count_lines(path));
+            let allowance = self
+                .meter
+                .allowance(limit, batch_time_ms)
+                .unwrap_or(f64::INFINITY);
+            let fits = lines as f64 <= allowance;
+            let alone = taken.is_empty() && self.meter.is_full();
+            if !(fits || alone) {
+                break;
+            }
+            self.meter.spend(lines);
+            if let Some((path, _)) = self.pending.pop_front() {
+                taken.push(path);
+            }
+        }
+        taken
     }
 
     fn new_files(&mut self) -> Vec<PathBuf> {
@@ -71,11 +119,14 @@ impl DirectorySource {
 }
 
 impl Source for DirectorySource {
-    fn cut(&mut self, _batch_time_ms: u64) -> SourceBatch {
+    fn cut(&mut self, batch_time_ms: u64) -> SourceBatch {
         if self.stopped {
             return SourceBatch::Files(Vec::new());
         }
-        SourceBatch::Files(self.new_files())
+        let found = self.new_files();
+        self.pending
+            .extend(found.into_iter().map(|path| (path, None)));
+        SourceBatch::Files(self.take_files(batch_time_ms))
     }
 
     fn is_finished(&self) -> bool {
@@ -84,6 +135,13 @@ impl Source for DirectorySource {
 
     fn stop(&mut self) {
         self.stopped = true;
+        if !self.pending.is_empty() {
+            tracing::warn!(
+                "source `{}`: stopping with {} files not read yet (held back by the rate limit)",
+                self.name,
+                self.pending.len()
+            );
+        }
     }
 
     fn replay(
@@ -92,6 +150,22 @@ impl Source for DirectorySource {
         partitions: usize,
     ) -> anyhow::Result<Vec<Records>> {
         super::replay_described(descriptor, partitions, None)
+    }
+
+    fn handle(&self) -> &Arc<SourceHandle> {
+        &self.handle
+    }
+}
+
+/// How many records [`read_lines`] makes of a file, without making them.
+fn count_lines(path: &Path) -> u64 {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.is_empty() => 0,
+        Ok(bytes) => {
+            let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+            body.iter().filter(|&&b| b == b'\n').count() as u64 + 1
+        }
+        Err(_) => 0,
     }
 }
 
@@ -134,7 +208,8 @@ mod tests {
         std::fs::write(dir.join("a.txt"), "1\n2\n").unwrap();
         std::fs::write(dir.join(".hidden"), "x\n").unwrap();
         std::fs::write(dir.join("_tmp"), "x\n").unwrap();
-        let mut source = DirectorySource::new("d", &dir, vec![]);
+        let handle = Arc::new(SourceHandle::unlimited("d", "directory"));
+        let mut source = DirectorySource::new(handle, &dir, 1_000, vec![]);
         let SourceBatch::Files(first) = source.cut(1) else {
             panic!()
         };
@@ -146,6 +221,33 @@ mod tests {
         assert_eq!(second, vec![dir.join("b.txt")]);
         assert_eq!(read_lines(&second[0]).len(), 1);
         assert_eq!(read_lines(&first[0]).len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_rate_limit_takes_the_files_that_fit_and_pays_off_a_large_one() {
+        let dir = std::env::temp_dir().join(format!("sluice-dir-rate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.txt"), "1\n2\n3\n").unwrap();
+        std::fs::write(dir.join("b.txt"), "1\n2\n3").unwrap();
+        std::fs::write(dir.join("c.txt"), "x\n".repeat(10)).unwrap();
+        let handle = Arc::new(SourceHandle::unlimited("d", "directory"));
+        handle.limit().set_estimate(Some(5.0));
+        let mut source = DirectorySource::new(handle, &dir, 1_000, vec![]);
+        let names = |batch: SourceBatch| match batch {
+            SourceBatch::Files(files) => files
+                .iter()
+                .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+                .collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        // 5 lines a batch: a (3), then b (3) once the allowance is back, then c (10)
+        // alone with a full allowance, paid off by the batch after it.
+        assert_eq!(names(source.cut(1_000)), ["a.txt"]);
+        assert_eq!(names(source.cut(2_000)), ["b.txt"]);
+        assert_eq!(names(source.cut(3_000)), ["c.txt"]);
+        assert!(names(source.cut(4_000)).is_empty());
+        assert_eq!(count_lines(&dir.join("b.txt")), 3);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,10 +5,14 @@
 //! any thread, in any order, and a replayed batch gets the same lines. Words are drawn
 //! from a vocabulary with a Zipf distribution (exponent 1), like word frequencies in
 //! natural text: the first words are common English words, the long tail is made-up.
+//!
+//! Under a rate limit a batch takes fewer lines than are due: the rest wait in the
+//! generator, as records wait in a topic for a consumer that is behind.
 
-use super::{Source, SourceBatch};
+use super::{Source, SourceBatch, SourceHandle};
 use crate::checkpoint::Descriptor;
 use crate::config::GeneratorSpec;
+use crate::rate::BatchMeter;
 use crate::record::Records;
 use std::ops::Range;
 use std::sync::Arc;
@@ -146,25 +150,36 @@ impl Generator {
 }
 
 /// The generator as a source: each batch gets the lines due by its batch time at the
-/// configured rate, until `count` lines have been produced.
+/// configured rate, until `count` lines have been produced, and no more than its rate
+/// limit allows.
 pub struct GeneratorSource {
     generator: Arc<Generator>,
     interval_ms: u64,
     start_ms: Option<u64>,
     emitted: u64,
     stopped: bool,
+    handle: Arc<SourceHandle>,
+    meter: BatchMeter,
 }
 
 impl GeneratorSource {
-    /// A source over `generator` for batches of `interval_ms`, resuming (after a
-    /// restart) from a start time and the number of lines already emitted.
-    pub fn new(generator: Arc<Generator>, interval_ms: u64, resume: Option<(u64, u64)>) -> Self {
+    /// A source over `generator` for batches of `interval_ms`, limited by `handle`,
+    /// resuming (after a restart) from a start time and the number of lines already
+    /// emitted.
+    pub fn new(
+        generator: Arc<Generator>,
+        interval_ms: u64,
+        handle: Arc<SourceHandle>,
+        resume: Option<(u64, u64)>,
+    ) -> Self {
         GeneratorSource {
             generator,
             interval_ms,
             start_ms: resume.map(|(start, _)| start),
             emitted: resume.map_or(0, |(_, emitted)| emitted),
             stopped: false,
+            handle,
+            meter: BatchMeter::new(interval_ms),
         }
     }
 }
@@ -180,8 +195,11 @@ impl Source for GeneratorSource {
             .count
             .map_or(due, |count| due.min(count))
             .max(self.emitted);
-        let range = self.emitted..target;
-        self.emitted = target;
+        let taken =
+            self.meter
+                .take_up_to(self.handle.limit(), batch_time_ms, target - self.emitted);
+        let range = self.emitted..self.emitted + taken;
+        self.emitted += taken;
         SourceBatch::Generated(self.generator.clone(), start, range)
     }
 
@@ -204,6 +222,10 @@ impl Source for GeneratorSource {
         partitions: usize,
     ) -> anyhow::Result<Vec<Records>> {
         super::replay_described(descriptor, partitions, Some(&self.generator))
+    }
+
+    fn handle(&self) -> &Arc<SourceHandle> {
+        &self.handle
     }
 }
 
@@ -250,16 +272,48 @@ mod tests {
         assert!((1.8..2.2).contains(&ratio), "{ratio}");
     }
 
-    #[test]
-    fn rate_and_count_shape_the_batches() {
-        let mut source = GeneratorSource::new(generator(Some(2_500), 1_000), 1_000, None);
-        let ranges: Vec<_> = (1..=4)
+    fn source(generator: Arc<Generator>, max_rate: Option<u64>) -> GeneratorSource {
+        let handle = SourceHandle::unlimited("g", "generator");
+        let handle = Arc::new(handle);
+        if let Some(rate) = max_rate {
+            handle.limit().set_estimate(Some(rate as f64));
+        }
+        GeneratorSource::new(generator, 1_000, handle, None)
+    }
+
+    fn ranges(source: &mut GeneratorSource, batches: u64) -> Vec<Range<u64>> {
+        (1..=batches)
             .map(|t| match source.cut(t * 1_000) {
                 SourceBatch::Generated(_, _, r) => r,
                 other => panic!("{other:?}"),
             })
-            .collect();
-        assert_eq!(ranges, [0..1_000, 1_000..2_000, 2_000..2_500, 2_500..2_500]);
+            .collect()
+    }
+
+    #[test]
+    fn rate_and_count_shape_the_batches() {
+        let mut source = source(generator(Some(2_500), 1_000), None);
+        assert_eq!(
+            ranges(&mut source, 4),
+            [0..1_000, 1_000..2_000, 2_000..2_500, 2_500..2_500]
+        );
+        assert!(source.is_finished());
+    }
+
+    #[test]
+    fn a_rate_limit_takes_fewer_lines_and_the_rest_wait() {
+        let mut source = source(generator(Some(2_500), 1_000), Some(400));
+        assert_eq!(
+            ranges(&mut source, 4),
+            [0..400, 400..800, 800..1_200, 1_200..1_600]
+        );
+        assert!(!source.is_finished());
+        // The limit lifted: everything due comes at once.
+        source.handle().limit().set_estimate(None);
+        match source.cut(5_000) {
+            SourceBatch::Generated(_, _, r) => assert_eq!(r, 1_600..2_500),
+            other => panic!("{other:?}"),
+        }
         assert!(source.is_finished());
     }
 }

@@ -5,15 +5,20 @@
 //! there. **Replayable sources** (`directory`, `generator`) hand out, at each cut, a
 //! description of the batch's input (which files, which range of generated lines) that
 //! the executor reads in parallel; that description is also what a checkpoint records.
+//!
+//! Every source obeys the rate limit in its [`SourceHandle`] (see `rate`): receivers
+//! wait before they read, the others take less at a cut.
 
 mod directory;
 mod generator;
+mod handle;
 mod received;
 mod socket;
 mod stdin;
 mod wal;
 
 pub use generator::{Generator, Vocabulary};
+pub use handle::{SourceError, SourceHandle};
 pub use received::Received;
 pub use wal::{Wal, WalPos};
 
@@ -48,6 +53,9 @@ pub trait Source: Send {
     fn received(&self) -> Option<Arc<Received>> {
         None
     }
+
+    /// The source's rate limit and status, shared with the rest of the run.
+    fn handle(&self) -> &Arc<SourceHandle>;
 }
 
 /// One source's share of a batch.
@@ -103,6 +111,7 @@ fn generate(generator: &Generator, range: Range<u64>, partitions: usize) -> Vec<
 
 /// Opens the source `spec` for a pipeline of `partitions` partitions with batches of
 /// `interval_ms`, resuming after `position`. Write-ahead logs live under `checkpoint_dir`.
+/// Its [`SourceHandle`] carries the rate limit from `spec`.
 pub fn open(
     spec: &SourceSpec,
     partitions: usize,
@@ -110,6 +119,7 @@ pub fn open(
     position: &Position,
     checkpoint_dir: Option<&Path>,
 ) -> anyhow::Result<Box<dyn Source>> {
+    let handle = Arc::new(SourceHandle::new(spec));
     let last = match position {
         Position::Start => None,
         Position::After { last, .. } => Some(last),
@@ -136,18 +146,23 @@ pub fn open(
     };
     Ok(match &spec.kind {
         SourceKind::Socket { address, reconnect } => Box::new(socket::SocketSource::start(
-            &spec.name,
+            handle,
             address,
             *reconnect,
             received()?,
         )?),
-        SourceKind::Stdin => Box::new(stdin::StdinSource::start(received()?)?),
+        SourceKind::Stdin => Box::new(stdin::StdinSource::start(handle, received()?)?),
         SourceKind::Directory { path } => {
             let taken = match position {
                 Position::After { taken, .. } => taken.clone(),
                 Position::Start => Vec::new(),
             };
-            Box::new(directory::DirectorySource::new(&spec.name, path, taken))
+            Box::new(directory::DirectorySource::new(
+                handle,
+                path,
+                interval_ms,
+                taken,
+            ))
         }
         SourceKind::Generator(g) => {
             let resume = match last {
@@ -157,6 +172,7 @@ pub fn open(
             Box::new(generator::GeneratorSource::new(
                 Generator::new(g.clone()),
                 interval_ms,
+                handle,
                 resume,
             ))
         }

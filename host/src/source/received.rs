@@ -3,6 +3,7 @@
 
 use super::wal::{Wal, WalPos};
 use crate::checkpoint::Descriptor;
+use crate::rate::Throttle;
 use crate::record::Records;
 use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -166,17 +167,35 @@ pub enum ReadEnd {
     Eof,
     /// Reading failed.
     Error(std::io::Error),
+    /// The receiver was stopped while it waited for its rate limit.
+    Stopped,
 }
 
 /// Reads lines from `reader` into `received` until end of stream or an error. Lines
 /// are pushed as soon as the reader has no more buffered input, so a quiet stream's
 /// lines never wait for a full block, and a busy one's are pushed a block at a time.
 /// A final line without a newline counts. Invalid UTF-8 is replaced, not dropped.
-pub fn read_lines<R: Read>(reader: &mut BufReader<R>, received: &Received) -> (u64, ReadEnd) {
+///
+/// Each line waits for a permit from `throttle` first. While it waits, the lines read
+/// so far are in `received` and nothing is read, so the sender is held back by the
+/// stream itself (a full TCP window, a full pipe); `stopping` ends the wait.
+pub fn read_lines<R: Read>(
+    reader: &mut BufReader<R>,
+    received: &Received,
+    throttle: &mut Throttle<'_>,
+    stopping: &AtomicBool,
+) -> (u64, ReadEnd) {
     let mut block = Records::new();
     let mut line = Vec::new();
     let mut count = 0u64;
     let end = loop {
+        if !throttle.try_admit() {
+            received.push(&block);
+            block = Records::new();
+            if !throttle.admit(stopping) {
+                break ReadEnd::Stopped;
+            }
+        }
         match reader.read_until(b'\n', &mut line) {
             Ok(0) => break ReadEnd::Eof,
             Ok(_) => {
@@ -213,11 +232,22 @@ fn push_line(block: &mut Records, line: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rate::RateLimit;
+
+    fn read_all(text: &[u8], capacity: usize, received: &Received) -> (u64, ReadEnd) {
+        let limit = RateLimit::unlimited();
+        read_lines(
+            &mut BufReader::with_capacity(capacity, text),
+            received,
+            &mut Throttle::new(&limit),
+            &AtomicBool::new(false),
+        )
+    }
 
     #[test]
     fn reads_lines_with_and_without_final_newline() {
         let received = Received::new(2);
-        let (count, end) = read_lines(&mut BufReader::new(&b"a\r\nb\n\nlast"[..]), &received);
+        let (count, end) = read_all(b"a\r\nb\n\nlast", 8192, &received);
         assert_eq!(count, 4);
         assert!(matches!(end, ReadEnd::Eof));
         let (parts, _) = received.take();
@@ -233,10 +263,7 @@ mod tests {
     fn blocks_rotate_over_partitions() {
         let received = Received::new(3);
         let text: String = (0..5000).map(|i| format!("{i}\n")).collect();
-        read_lines(
-            &mut BufReader::with_capacity(1 << 20, text.as_bytes()),
-            &received,
-        );
+        read_all(text.as_bytes(), 1 << 20, &received);
         let (parts, _) = received.take();
         assert_eq!(parts.iter().map(Records::len).sum::<usize>(), 5000);
         assert!(
@@ -245,5 +272,23 @@ mod tests {
             parts.iter().map(Records::len).collect::<Vec<_>>()
         );
         assert!(received.take().0.iter().all(Records::is_empty));
+    }
+
+    #[test]
+    fn a_rate_limited_read_hands_over_what_it_read_before_it_waits() {
+        // 1 record per second with a burst of one: the second line must wait a second.
+        // The first must already be in the buffer by then.
+        let limit = RateLimit::new(Some(1));
+        let received = Received::new(1);
+        let stop = AtomicBool::new(true);
+        let (count, end) = read_lines(
+            &mut BufReader::new(&b"first\nsecond\n"[..]),
+            &received,
+            &mut Throttle::new(&limit),
+            &stop,
+        );
+        assert_eq!(count, 1);
+        assert!(matches!(end, ReadEnd::Stopped));
+        assert_eq!(received.take().0[0].len(), 1);
     }
 }

@@ -1,10 +1,12 @@
 //! `type = "socket"`: lines from a TCP server, like Spark's socketTextStream. Connects,
 //! reads lines until the connection closes, and reconnects with backoff unless told
-//! the stream is finite (`reconnect = false`).
+//! the stream is finite (`reconnect = false`). Under a rate limit it stops reading
+//! while it waits, so TCP holds the sender back.
 
 use super::received::{ReadEnd, Received, read_lines};
-use super::{Source, SourceBatch};
+use super::{Source, SourceBatch, SourceHandle};
 use crate::checkpoint::Descriptor;
+use crate::rate::Throttle;
 use crate::record::Records;
 use std::io::BufReader;
 use std::net::{Shutdown as NetShutdown, TcpStream};
@@ -18,6 +20,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// A socket receiver.
 pub struct SocketSource {
+    handle: Arc<SourceHandle>,
     received: Arc<Received>,
     stopping: Arc<AtomicBool>,
     connection: Arc<Mutex<Option<TcpStream>>>,
@@ -27,15 +30,17 @@ pub struct SocketSource {
 impl SocketSource {
     /// Starts the receiver thread.
     pub fn start(
-        name: &str,
+        handle: Arc<SourceHandle>,
         address: &str,
         reconnect: bool,
         received: Arc<Received>,
     ) -> anyhow::Result<Self> {
         let stopping = Arc::new(AtomicBool::new(false));
         let connection = Arc::new(Mutex::new(None));
+        let name = handle.name().to_string();
         let receiver = Receiver {
-            name: name.to_string(),
+            handle: handle.clone(),
+            name: name.clone(),
             address: address.to_string(),
             reconnect,
             received: received.clone(),
@@ -46,6 +51,7 @@ impl SocketSource {
             .name(format!("receiver-{name}"))
             .spawn(move || receiver.run())?;
         Ok(SocketSource {
+            handle,
             received,
             stopping,
             connection,
@@ -93,9 +99,14 @@ impl Source for SocketSource {
             let _ = thread.join();
         }
     }
+
+    fn handle(&self) -> &Arc<SourceHandle> {
+        &self.handle
+    }
 }
 
 struct Receiver {
+    handle: Arc<SourceHandle>,
     name: String,
     address: String,
     reconnect: bool,
@@ -107,6 +118,8 @@ struct Receiver {
 impl Receiver {
     fn run(self) {
         let mut backoff = FIRST_BACKOFF;
+        // One throttle for the receiver's life: a reconnect does not reset the rate.
+        let mut throttle = Throttle::new(self.handle.limit());
         while !self.stopping.load(Ordering::SeqCst) {
             let stream = match TcpStream::connect(&self.address) {
                 Ok(stream) => stream,
@@ -117,6 +130,8 @@ impl Receiver {
                         self.address,
                         backoff.as_millis()
                     );
+                    self.handle
+                        .report_error(format!("cannot connect to {}: {e}", self.address));
                     self.sleep(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
@@ -139,6 +154,8 @@ impl Receiver {
             let (lines, end) = read_lines(
                 &mut BufReader::with_capacity(256 << 10, reader_stream),
                 &self.received,
+                &mut throttle,
+                &self.stopping,
             );
             *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = None;
             if self.stopping.load(Ordering::SeqCst) {
@@ -150,11 +167,18 @@ impl Receiver {
                     self.name,
                     self.address
                 ),
-                ReadEnd::Error(e) => tracing::warn!(
-                    "source `{}`: connection to {} failed after {lines} lines: {e}",
-                    self.name,
-                    self.address
-                ),
+                ReadEnd::Error(e) => {
+                    tracing::warn!(
+                        "source `{}`: connection to {} failed after {lines} lines: {e}",
+                        self.name,
+                        self.address
+                    );
+                    self.handle.report_error(format!(
+                        "connection to {} failed after {lines} lines: {e}",
+                        self.address
+                    ));
+                }
+                ReadEnd::Stopped => break,
             }
             if !self.reconnect {
                 break;

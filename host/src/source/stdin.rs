@@ -1,40 +1,51 @@
-//! `type = "stdin"`: lines from standard input until end of file.
+//! `type = "stdin"`: lines from standard input until end of file. Under a rate limit
+//! it stops reading while it waits, so a full pipe holds the writer back.
 
 use super::received::{ReadEnd, Received, read_lines};
-use super::{Source, SourceBatch};
+use super::{Source, SourceBatch, SourceHandle};
 use crate::checkpoint::Descriptor;
+use crate::rate::Throttle;
 use crate::record::Records;
 use std::io::BufReader;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// A standard-input receiver.
 pub struct StdinSource {
+    handle: Arc<SourceHandle>,
     received: Arc<Received>,
 }
 
 impl StdinSource {
     /// Starts the receiver thread. It is not joined on stop: a read from a terminal
     /// cannot be interrupted, and the process exits after the last batch anyway.
-    pub fn start(received: Arc<Received>) -> anyhow::Result<Self> {
+    pub fn start(handle: Arc<SourceHandle>, received: Arc<Received>) -> anyhow::Result<Self> {
         let filling = received.clone();
+        let limits = handle.clone();
         std::thread::Builder::new()
             .name("receiver-stdin".into())
             .spawn(move || {
+                // Never raised: the thread is not joined (see above).
+                let never = AtomicBool::new(false);
                 let (lines, end) = read_lines(
                     &mut BufReader::with_capacity(256 << 10, std::io::stdin()),
                     &filling,
+                    &mut Throttle::new(limits.limit()),
+                    &never,
                 );
                 match end {
                     ReadEnd::Eof => {
                         tracing::info!("source stdin: end of input after {lines} lines")
                     }
                     ReadEnd::Error(e) => {
-                        tracing::warn!("source stdin: read failed after {lines} lines: {e}")
+                        tracing::warn!("source stdin: read failed after {lines} lines: {e}");
+                        limits.report_error(format!("read failed after {lines} lines: {e}"));
                     }
+                    ReadEnd::Stopped => {}
                 }
                 filling.finish();
             })?;
-        Ok(StdinSource { received })
+        Ok(StdinSource { handle, received })
     }
 }
 
@@ -64,4 +75,8 @@ impl Source for StdinSource {
     }
 
     fn stop(&mut self) {}
+
+    fn handle(&self) -> &Arc<SourceHandle> {
+        &self.handle
+    }
 }

@@ -2,10 +2,12 @@
 //! temporary directories, a running `sluice` process whose output can be waited on, and
 //! readers for sink output.
 
+pub mod chromium;
+pub mod http;
 mod process;
 mod text;
 
-pub use process::Sluice;
+pub use process::{PATIENCE, Sluice, records_in};
 pub use text::{
     count_words, files_sink_pairs, random_lines, records_per_partition, word_counts_from_files,
 };
@@ -67,7 +69,7 @@ pub fn sluice_bin() -> &'static Path {
 }
 
 /// The plugin crates the tests use: examples and fixtures.
-const PLUGINS: [&str; 5] = ["wordcount", "logstats", "faulty", "ops", "keyed"];
+const PLUGINS: [&str; 6] = ["wordcount", "logstats", "faulty", "ops", "keyed", "slow"];
 
 /// The compiled `.wasm` of a plugin crate of this workspace (example or fixture), all
 /// built once per test run.
@@ -146,6 +148,13 @@ pub fn version_of(path: &Path) -> String {
         .output()
         .expect("sha256sum runs");
     String::from_utf8_lossy(&output.stdout)[..12].to_string()
+}
+
+/// Where tests leave files for people to look at (screenshots): `target/e2e-artifacts`.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = target_dir().join("e2e-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A directory removed when dropped.

@@ -157,6 +157,13 @@ impl Sluice {
         }
     }
 
+    /// The `host:port` the process serves HTTP on, from its log line.
+    pub fn http_address(&mut self) -> String {
+        let line = self.wait_for_log("serving the batch timeline on http://");
+        let rest = &line[line.find("http://").unwrap() + 7..];
+        rest[..rest.find('/').unwrap()].to_string()
+    }
+
     /// Everything printed on stdout so far.
     pub fn stdout_so_far(&self) -> String {
         self.stdout.text()

@@ -1,0 +1,320 @@
+"use strict";
+// The batch timeline: polls the JSON API and redraws. Charts are plain SVG.
+
+const REFRESH_MS = 1000;
+const CHART_BATCHES = 120;
+const TABLE_BATCHES = 15;
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs, text) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function svgEl(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function fmtInt(n) {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+function fmtRate(r) {
+  if (r === undefined || r === null) return "–";
+  if (r >= 100 || Number.isInteger(r)) return fmtInt(r);
+  return r.toFixed(1);
+}
+
+function fmtMs(ms) {
+  if (ms === undefined || ms === null) return "–";
+  if (ms >= 60000) return (ms / 60000).toFixed(1) + " min";
+  if (ms >= 10000) return (ms / 1000).toFixed(1) + " s";
+  return fmtInt(ms) + " ms";
+}
+
+// Batch times show milliseconds when the batch interval is not whole seconds.
+let showMillis = false;
+
+function fmtTime(ms) {
+  const d = new Date(ms);
+  const pad = (n, w) => String(n).padStart(w || 2, "0");
+  return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) +
+    (showMillis ? "." + pad(d.getMilliseconds(), 3) : "");
+}
+
+// A formatter for an axis of durations up to `max` ms: one unit for every tick.
+function msAxis(max) {
+  if (max >= 10000) return (ms) => (ms / 1000).toLocaleString("en-US", { maximumFractionDigits: 1 }) + " s";
+  return (ms) => fmtInt(ms) + " ms";
+}
+
+function fmtDuration(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+  return (h ? h + " h " : "") + (h || m ? m + " min " : "") + (s % 60) + " s";
+}
+
+// Nice round steps for an axis from 0 to max.
+function niceMax(max) {
+  if (!(max > 0)) return 1;
+  const magnitude = Math.pow(10, Math.floor(Math.log10(max)));
+  for (const step of [1, 2, 2.5, 5, 10]) {
+    if (step * magnitude >= max) return step * magnitude;
+  }
+  return 10 * magnitude;
+}
+
+// Draws one series over the batches: a line, an area, a dot per batch, and optionally
+// the batch interval (a dashed line) and a second, dotted series (the rate limit).
+function drawChart(id, batches, value, opts) {
+  const svg = document.querySelector("#" + id + " svg");
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const width = svg.clientWidth || 560, height = svg.clientHeight || 190;
+  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+  const left = 58, right = 10, top = 10, bottom = 22;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  svg.dataset.points = String(batches.length);
+  if (batches.length === 0) {
+    svg.appendChild(svgEl("text", { x: left, y: top + plotH / 2, class: "empty" }, "waiting for the first batch…"));
+    return;
+  }
+  const values = batches.map(value);
+  const limits = opts.limit ? batches.map(opts.limit) : [];
+  let max = Math.max(...values, ...limits.filter((l) => l !== null));
+  if (opts.interval) max = Math.max(max, opts.interval * 1.2);
+  max = niceMax(max * 1.05);
+  const tick = opts.axis ? opts.axis(max) : opts.tick;
+  const n = batches.length;
+  const x = (i) => left + (n === 1 ? plotW / 2 : (i * plotW) / (n - 1));
+  const y = (v) => top + plotH - (Math.min(v, max) / max) * plotH;
+
+  for (let k = 0; k <= 4; k++) {
+    const v = (max * k) / 4;
+    svg.appendChild(svgEl("line", { x1: left, x2: left + plotW, y1: y(v), y2: y(v), class: "axis" }));
+    svg.appendChild(svgEl("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, tick(v)));
+  }
+  svg.appendChild(svgEl("text", { x: left, y: height - 5, class: "tick" }, fmtTime(batches[0].batchId)));
+  if (n > 1) {
+    svg.appendChild(svgEl("text", { x: left + plotW, y: height - 5, "text-anchor": "end", class: "tick" }, fmtTime(batches[n - 1].batchId)));
+  }
+
+  const coords = values.map((v, i) => x(i).toFixed(1) + "," + y(v).toFixed(1));
+  svg.appendChild(svgEl("polygon", {
+    class: "area",
+    points: x(0).toFixed(1) + "," + y(0) + " " + coords.join(" ") + " " + x(n - 1).toFixed(1) + "," + y(0),
+  }));
+  svg.appendChild(svgEl("polyline", { class: "line", points: coords.join(" ") }));
+
+  // Labels go last, over the dots, on a halo of the panel's colour.
+  const labels = [];
+  if (limits.some((l) => l !== null)) {
+    const pts = limits.map((l, i) => (l === null ? null : x(i).toFixed(1) + "," + y(l).toFixed(1))).filter((p) => p);
+    svg.appendChild(svgEl("polyline", { class: "limit", points: pts.join(" ") }));
+    labels.push(svgEl("text", { x: left + 4, y: top + 10, class: "limit-label" }, "rate limit"));
+  }
+  if (opts.interval) {
+    const yi = y(opts.interval);
+    svg.appendChild(svgEl("line", { x1: left, x2: left + plotW, y1: yi, y2: yi, class: "interval" }));
+    labels.push(svgEl("text", { x: left + plotW - 4, y: yi - 5, "text-anchor": "end", class: "interval-label" },
+      "batch interval " + fmtMs(opts.interval)));
+  }
+  values.forEach((v, i) => {
+    const b = batches[i];
+    const dot = svgEl("circle", { cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: n > 60 ? 2 : 3,
+      class: "point" + (b.firstFailureReason ? " failed" : "") });
+    dot.appendChild(svgEl("title", {}, "batch " + fmtTime(b.batchId) + ": " + opts.tick(v)));
+    svg.appendChild(dot);
+  });
+  labels.forEach((label) => svg.appendChild(label));
+}
+
+function card(label, value, sub, tone) {
+  const c = el("div", { class: "card" + (tone ? " " + tone : "") });
+  c.appendChild(el("div", { class: "label" }, label));
+  c.appendChild(el("div", { class: "value" }, value));
+  if (sub) c.appendChild(el("div", { class: "sub" }, sub));
+  return c;
+}
+
+function renderSummary(stats, batches) {
+  const box = document.getElementById("summary");
+  box.replaceChildren();
+  const interval = stats.batchDuration;
+  const recent = batches.slice(-10);
+  const recentProcessing = recent.length ? recent.reduce((s, b) => s + b.processingTime, 0) / recent.length : null;
+  const lastDelay = recent.length ? recent[recent.length - 1].schedulingDelay : null;
+  let verdict = "–", tone = "", sub = "";
+  if (recentProcessing !== null) {
+    const load = recentProcessing / interval;
+    const keeping = load < 1 && lastDelay < interval;
+    verdict = keeping ? "yes" : "no";
+    tone = keeping ? "good" : "bad";
+    sub = "busy " + Math.round(load * 100) + "% of the interval";
+  }
+  box.appendChild(card("Keeping up", verdict, sub, tone));
+  box.appendChild(card("Batch interval", fmtMs(interval), stats.numPartitions + " partitions"));
+  box.appendChild(card("Batches", fmtInt(stats.numTotalCompletedBatches),
+    stats.numFailedBatches ? stats.numFailedBatches + " failed" : "none failed", stats.numFailedBatches ? "bad" : ""));
+  box.appendChild(card("Active batches", fmtInt(stats.numActiveBatches), "queued or running"));
+  box.appendChild(card("Records in", fmtInt(stats.numProcessedRecords), fmtInt(stats.numOutputRecords) + " out"));
+  box.appendChild(card("Input rate", fmtRate(stats.avgInputRate), "records/s, average"));
+  box.appendChild(card("Scheduling delay", fmtMs(stats.avgSchedulingDelay), "average"));
+  box.appendChild(card("Processing time", fmtMs(stats.avgProcessingTime), "average"));
+  box.appendChild(card("Total delay", fmtMs(stats.avgTotalDelay), "average"));
+  box.appendChild(card("Dead letters", fmtInt(stats.numDeadLetters), "records set aside"));
+}
+
+function cell(row, text, cls, title) {
+  const td = el("td", cls ? { class: cls } : {}, text);
+  if (title) td.title = title;
+  row.appendChild(td);
+  return td;
+}
+
+function renderBatches(batches) {
+  const body = document.querySelector("#batches tbody");
+  body.replaceChildren();
+  const newest = batches.slice(-TABLE_BATCHES).reverse();
+  for (const b of newest) {
+    const row = el("tr", { class: "batch-row" + (b.firstFailureReason ? " failed" : "") });
+    cell(row, fmtTime(b.batchId), "", String(b.batchId));
+    const sizes = Object.entries(b.inputSizes).map(([s, n]) => s + ": " + fmtInt(n)).join(", ");
+    cell(row, fmtInt(b.inputSize), "num", sizes);
+    cell(row, fmtMs(b.schedulingDelay), "num");
+    cell(row, fmtMs(b.processingTime), "num");
+    cell(row, fmtMs(b.totalDelay), "num");
+    cell(row, fmtInt(b.outputSize), "num");
+    const versions = el("td");
+    versions.appendChild(el("code", {}, b.plugins.map((p) => p.name + "@" + p.version).join(" ")));
+    row.appendChild(versions);
+    if (b.firstFailureReason) {
+      cell(row, "failed", "err", b.firstFailureReason);
+    } else {
+      cell(row, "ok", "ok");
+    }
+    body.appendChild(row);
+  }
+  document.getElementById("batches-note").textContent =
+    newest.length ? "newest " + newest.length + " of the retained batches" : "none yet";
+}
+
+function renderReceivers(receivers) {
+  const body = document.querySelector("#receivers tbody");
+  body.replaceChildren();
+  for (const r of receivers) {
+    const row = el("tr", { class: "receiver-row" });
+    cell(row, r.streamName);
+    cell(row, r.type);
+    cell(row, fmtRate(r.avgEventRate), "num");
+    const last = r.eventRates.length ? r.eventRates[r.eventRates.length - 1][1] : null;
+    cell(row, fmtRate(last), "num");
+    let limit = "none";
+    if (r.rateLimit !== undefined) limit = fmtRate(r.rateLimit) + "/s";
+    cell(row, limit, "num", r.maxRate !== undefined ? "max_rate " + fmtRate(r.maxRate) : "");
+    cell(row, r.backpressure ? "on" : "off");
+    cell(row, fmtInt(r.numRecords), "num");
+    if (r.lastErrorMessage) {
+      cell(row, r.lastErrorMessage, "err wrap", r.lastErrorTime);
+    } else {
+      cell(row, "–");
+    }
+    body.appendChild(row);
+  }
+}
+
+function renderPlugins(plugins) {
+  const body = document.querySelector("#plugins tbody");
+  body.replaceChildren();
+  for (const p of plugins) {
+    const row = el("tr", { class: "plugin-row" });
+    cell(row, p.name);
+    const version = el("td");
+    version.appendChild(el("code", {}, p.version));
+    if (!p.current) version.appendChild(el("span", { class: "note" }, " (replaced)"));
+    row.appendChild(version);
+    cell(row, fmtInt(p.calls), "num");
+    cell(row, fmtMs(p.time), "num");
+    const failures = Object.entries(p.failures);
+    const total = failures.reduce((s, [, n]) => s + n, 0);
+    cell(row, fmtInt(total), "num" + (total ? " err" : ""), failures.map(([k, n]) => k + ": " + n).join(", "));
+    cell(row, p.functions.join(", "), "wrap");
+    body.appendChild(row);
+  }
+}
+
+function renderStages(batches) {
+  const body = document.querySelector("#stages tbody");
+  body.replaceChildren();
+  const last = batches[batches.length - 1];
+  if (!last) return;
+  const total = last.stages.reduce((s, st) => s + st.time, 0) || 1;
+  for (const s of last.stages) {
+    const row = el("tr", { class: "stage-row" });
+    cell(row, s.name);
+    cell(row, fmtInt(s.outputRecords), "num");
+    cell(row, fmtMs(s.time), "num");
+    const bar = el("td", { class: "bar-cell" });
+    bar.appendChild(el("div", { class: "bar", style: "width:" + ((100 * s.time) / total).toFixed(1) + "%" }));
+    row.appendChild(bar);
+    body.appendChild(row);
+  }
+}
+
+function setStatus(kind, text) {
+  const status = document.getElementById("status");
+  status.className = "status " + kind;
+  status.textContent = text;
+}
+
+function render(stats, batches, receivers, plugins) {
+  document.getElementById("pipeline").textContent = stats.pipeline;
+  document.title = "sluice · " + stats.pipeline;
+  const interval = stats.batchDuration;
+  showMillis = interval % 1000 !== 0;
+  const limitOf = (b) => {
+    const limits = Object.values(b.rateLimits || {});
+    return limits.length && limits.length === Object.keys(b.inputSizes).length
+      ? (limits.reduce((s, l) => s + l, 0)) : null;
+  };
+  drawChart("chart-input", batches, (b) => (b.inputSize * 1000) / interval, { tick: fmtRate, limit: limitOf });
+  drawChart("chart-scheduling", batches, (b) => b.schedulingDelay, { tick: fmtMs, axis: msAxis, interval });
+  drawChart("chart-processing", batches, (b) => b.processingTime, { tick: fmtMs, axis: msAxis, interval });
+  drawChart("chart-total", batches, (b) => b.totalDelay, { tick: fmtMs, axis: msAxis, interval });
+  renderSummary(stats, batches);
+  renderBatches(batches);
+  renderReceivers(receivers);
+  renderPlugins(plugins);
+  renderStages(batches);
+  const started = Date.parse(stats.startTime.replace("GMT", "Z"));
+  const label = stats.status === "RUNNING" ? "running for " + fmtDuration(Date.now() - started) : stats.status.toLowerCase();
+  setStatus(stats.status.toLowerCase(), label);
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { cache: "no-store" });
+  if (!response.ok) throw new Error(path + " answered " + response.status);
+  return response.json();
+}
+
+async function refresh() {
+  try {
+    const [stats, batches, receivers, plugins] = await Promise.all([
+      getJson("/api/v1/statistics"),
+      getJson("/api/v1/batches?limit=" + CHART_BATCHES),
+      getJson("/api/v1/receivers"),
+      getJson("/api/v1/plugins"),
+    ]);
+    render(stats, batches.reverse(), receivers, plugins);
+  } catch (e) {
+    setStatus("disconnected", "disconnected: " + e.message);
+  } finally {
+    setTimeout(refresh, REFRESH_MS);
+  }
+}
+
+refresh();

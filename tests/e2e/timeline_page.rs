@@ -1,0 +1,129 @@
+//! The batch timeline page, loaded in a real headless Chromium against a running
+//! pipeline: its script fetches the API and draws the charts and tables.
+
+use crate::support::http::get_json;
+use crate::support::*;
+
+/// The part of `dom` inside the element that opens with `opening`.
+fn section<'a>(dom: &'a str, opening: &str) -> &'a str {
+    let start = dom
+        .find(opening)
+        .unwrap_or_else(|| panic!("no {opening} in the page:\n{dom}"));
+    let rest = &dom[start..];
+    let end = rest
+        .find("</figure>")
+        .or_else(|| rest.find("</table>"))
+        .unwrap();
+    &rest[..end]
+}
+
+#[test]
+fn the_page_charts_the_batches_and_lists_them_in_a_real_browser() {
+    let dir = TempDir::new("timeline");
+    let pipeline = dir.write(
+        "timeline.toml",
+        &format!(
+            r#"
+[pipeline]
+name = "timeline"
+batch_interval = "200ms"
+partitions = 2
+
+[plugins.wordcount]
+path = {wasm}
+
+[sources.text]
+type = "generator"
+rate = 5000
+max_rate = 4000
+
+[stages.words]
+input = "text"
+op = "flat_map"
+function = "wordcount::split_words"
+
+[stages.counts]
+input = "words"
+op = "reduce_by_key"
+function = "wordcount::sum"
+
+[sinks.out]
+input = "counts"
+type = "print"
+num = 1
+"#,
+            wasm = toml_path(&plugin_wasm("wordcount")),
+        ),
+    );
+    let mut sluice = Sluice::start(&["run", pipeline.to_str().unwrap(), "--http", "127.0.0.1:0"]);
+    let http = sluice.http_address();
+    for _ in 0..5 {
+        sluice.wait_for_nonempty_batch();
+    }
+    let url = format!("http://{http}/");
+    let dom = chromium::dump_dom(&url, 3_000);
+
+    // Four charts, each with a dot per batch it draws; the delay charts also draw the
+    // batch interval.
+    for chart in [
+        "chart-input",
+        "chart-scheduling",
+        "chart-processing",
+        "chart-total",
+    ] {
+        let svg = section(&dom, &format!("id=\"{chart}\""));
+        let points = svg.matches("class=\"point").count();
+        assert!(points >= 5, "{chart} has {points} points:\n{svg}");
+        assert!(
+            svg.contains(&format!("data-points=\"{points}\"")),
+            "{chart}: one dot per batch:\n{svg}"
+        );
+        assert!(svg.contains("<polyline class=\"line\""), "{chart}:\n{svg}");
+        if chart != "chart-input" {
+            assert!(svg.contains("batch interval 200 ms"), "{chart}:\n{svg}");
+        }
+    }
+    assert!(
+        section(&dom, "id=\"chart-input\"").contains("rate limit"),
+        "max_rate is drawn on the input rate chart"
+    );
+
+    // The tables: batches (newest first, as many as the chart shows, up to 25),
+    // the receiver with its limit, the plugin with its version.
+    let batches = section(&dom, "<table id=\"batches\"");
+    let rows = batches.matches("class=\"batch-row").count();
+    assert!(rows >= 5, "{rows} batch rows:\n{batches}");
+    let plugins = get_json(&http, "/api/v1/plugins");
+    let version = plugins[0]["version"].as_str().unwrap();
+    assert!(
+        batches.contains(&format!("wordcount@{version}")),
+        "{batches}"
+    );
+    let receivers = section(&dom, "<table id=\"receivers\"");
+    assert!(
+        receivers.contains(">text<") && receivers.contains("4,000/s"),
+        "{receivers}"
+    );
+    let plugin_rows = section(&dom, "<table id=\"plugins\"");
+    assert!(plugin_rows.contains(version), "{plugin_rows}");
+    let verdict = section(&dom, ">Keeping up<");
+    assert!(
+        verdict.contains(">yes<") || verdict.contains(">no<"),
+        "the verdict is drawn: {verdict}"
+    );
+    assert!(dom.contains(">timeline<"), "the pipeline is named");
+
+    // A picture, for people: target/e2e-artifacts/batch-timeline.png.
+    let png = artifacts_dir().join("batch-timeline.png");
+    chromium::screenshot(&url, 3_000, &png);
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    assert!(
+        bytes.len() > 20_000,
+        "more than a blank page: {} bytes",
+        bytes.len()
+    );
+
+    sluice.signal("TERM");
+    sluice.finish().expect_code(0);
+}
