@@ -7,6 +7,8 @@
 //! plugins are loaded (`plugin::registry`), reported the same way.
 
 mod diagnostic;
+mod kafka;
+mod kafka_values;
 mod op;
 mod parse;
 mod reader;
@@ -15,9 +17,14 @@ pub mod units;
 mod validate;
 
 #[cfg(test)]
+mod kafka_tests;
+#[cfg(test)]
 mod tests;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
+pub use kafka::{
+    KafkaFormat, KafkaSinkSpec, KafkaSourceSpec, StartingOffsets, TopicSelection, TransactionSpec,
+};
 pub use op::Op;
 
 use sluice_sdk::wire::Kind;
@@ -152,6 +159,8 @@ pub enum SourceKind {
     Stdin,
     /// Seeded, rate-controlled lines of words.
     Generator(GeneratorSpec),
+    /// Offset ranges of Kafka topic-partitions (Spark's direct stream).
+    Kafka(KafkaSourceSpec),
 }
 
 /// Settings of the generator source.
@@ -296,6 +305,8 @@ pub enum SinkKind {
         /// Batch directories are named `<prefix>-<batch time ms>`.
         prefix: String,
     },
+    /// Messages to a Kafka topic, keyed by a pair's key.
+    Kafka(KafkaSinkSpec),
 }
 
 /// Reads and checks a pipeline file.

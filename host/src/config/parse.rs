@@ -5,15 +5,15 @@ use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
 use super::reader::{Context, TableReader};
 use super::{
     CheckpointSpec, GeneratorSpec, Limits, Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec,
-    SourceKind, SourceSpec, default_partitions, stage, validate,
+    SourceKind, SourceSpec, default_partitions, kafka, stage, validate,
 };
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use toml_edit::{Document, Item, Table};
 
 const SECTIONS: [&str; 5] = ["pipeline", "plugins", "sources", "stages", "sinks"];
-const SOURCE_TYPES: [&str; 4] = ["socket", "directory", "stdin", "generator"];
-const SINK_TYPES: [&str; 2] = ["print", "files"];
+const SOURCE_TYPES: [&str; 5] = ["socket", "directory", "stdin", "generator", "kafka"];
+const SINK_TYPES: [&str; 3] = ["print", "files", "kafka"];
 
 pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
     let cx = Context {
@@ -57,7 +57,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
         .collect();
     pipeline.sources = sections(&cx, root, "sources")
         .into_iter()
-        .filter_map(|r| source(r, base, pipeline.checkpoint.is_some()))
+        .filter_map(|r| source(r, base, pipeline.checkpoint.is_some(), &pipeline.name))
         .collect();
     pipeline.stages = sections(&cx, root, "stages")
         .into_iter()
@@ -65,7 +65,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
         .collect();
     pipeline.sinks = sections(&cx, root, "sinks")
         .into_iter()
-        .filter_map(|r| sink(r, base))
+        .filter_map(|r| sink(r, base, &pipeline.name))
         .collect();
     validate::check(&pipeline, &cx, root);
     cx.diagnostics.into_inner().into_result(pipeline)
@@ -245,7 +245,12 @@ fn plugin(r: TableReader<'_, '_>, base: &Path) -> Option<PluginSpec> {
     })
 }
 
-fn source(r: TableReader<'_, '_>, base: &Path, checkpointed: bool) -> Option<SourceSpec> {
+fn source(
+    r: TableReader<'_, '_>,
+    base: &Path,
+    checkpointed: bool,
+    pipeline: &str,
+) -> Option<SourceSpec> {
     let name = r.name();
     let at = r.at();
     let hint = format!("one of: {}", SOURCE_TYPES.join(", "));
@@ -308,6 +313,7 @@ fn source(r: TableReader<'_, '_>, base: &Path, checkpointed: bool) -> Option<Sou
             }
             Some(SourceKind::Generator(spec))
         }
+        (t, _) if t == "kafka" => kafka::source(&r, pipeline).map(SourceKind::Kafka),
         (other, _) => {
             r.error(
                 "type",
@@ -340,7 +346,7 @@ fn source(r: TableReader<'_, '_>, base: &Path, checkpointed: bool) -> Option<Sou
     })
 }
 
-fn sink(r: TableReader<'_, '_>, base: &Path) -> Option<SinkSpec> {
+fn sink(r: TableReader<'_, '_>, base: &Path, pipeline: &str) -> Option<SinkSpec> {
     let name = r.name();
     let at = r.at();
     let input = r.required_string("input", "name the source or stage this sink writes");
@@ -357,6 +363,7 @@ fn sink(r: TableReader<'_, '_>, base: &Path) -> Option<SinkSpec> {
                 prefix,
             })
         }
+        (t, _) if t == "kafka" => kafka::sink(&r, pipeline).map(SinkKind::Kafka),
         (other, _) => {
             r.error(
                 "type",

@@ -48,6 +48,8 @@ pub struct Prepared {
     stopped: Option<String>,
     /// Where dead letters go, opened when the first one comes.
     dead_letters: Option<FilesSink>,
+    /// Per source, what to tell when a batch it fed is complete (Kafka offset commits).
+    committers: Vec<Option<Arc<dyn source::Committer>>>,
 }
 
 /// How to start.
@@ -78,7 +80,9 @@ impl Prepared {
         let sinks = pipeline
             .sinks
             .iter()
-            .map(|spec| sink::open(spec).with_context(|| format!("sink `{}`", spec.name)))
+            .map(|spec| {
+                sink::open(spec, &pipeline.name).with_context(|| format!("sink `{}`", spec.name))
+            })
             .collect::<anyhow::Result<_>>()?;
         Ok(Prepared {
             pipeline,
@@ -91,6 +95,7 @@ impl Prepared {
             durability,
             stopped: None,
             dead_letters: None,
+            committers: Vec::new(),
         })
     }
 
@@ -135,6 +140,7 @@ impl Prepared {
                 .with_context(|| format!("source `{}`", spec.name))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        self.committers = sources.iter().map(|s| s.committer()).collect();
         let mut summary = RunSummary::default();
         let mut journal = None;
         let mut scheduler = BatchScheduler::new(self.pipeline.batch_interval, clock.now_ms());
@@ -289,6 +295,11 @@ impl Prepared {
                             report.records_out = written;
                             // Only a batch whose output is written changes state.
                             self.executor.commit(changes);
+                            for (committer, descriptor) in self.committers.iter().zip(descriptors) {
+                                if let Some(committer) = committer {
+                                    committer.commit(descriptor);
+                                }
+                            }
                             self.end_proven_probations(&report.stages);
                         }
                         Err(e) => report.error = Some(e),
