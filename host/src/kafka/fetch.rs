@@ -95,7 +95,18 @@ impl Reader {
     /// Checks that the settings make a client, so that a bad property is reported when
     /// the pipeline starts rather than at its first batch.
     pub fn check_settings(&self) -> anyhow::Result<()> {
-        self.consumer("").map(drop)
+        let context = Context::new(&self.label, self.health.clone());
+        client::create::<BaseConsumer<Context>>(&self.config, context).map(drop)
+    }
+
+    /// Drops the consumers, so that the next read starts with fresh ones. After brokers
+    /// lost their data or topics were created again, a consumer's cached view of them
+    /// is stale (and librdkafka 2.12 has been seen to crash on it, against tansu).
+    pub fn reset(&self) {
+        self.consumers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     fn consumer(&self, topic: &str) -> anyhow::Result<Arc<BaseConsumer<Context>>> {

@@ -45,8 +45,10 @@ impl OffsetRange {
 /// (for a read-committed consumer, the last stable offset).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Watermarks {
-    /// The earliest offset available.
-    pub low: i64,
+    /// The earliest offset available, when it was asked: a cut needs it only for
+    /// partitions it starts or rewinds (reading a range finds records deleted before they
+    /// were read by itself), so it asks only for those.
+    pub low: Option<i64>,
     /// The end of the partition.
     pub high: i64,
 }
@@ -100,19 +102,20 @@ pub fn cut(
             None => from,
             Some(w) => {
                 if w.high < from {
+                    let now = w.low.unwrap_or(0).min(w.high);
                     out.adjustments.push(Adjustment::Rewound {
                         partition: tp.clone(),
                         was: from,
-                        now: w.low,
+                        now,
                     });
-                    from = w.low;
-                } else if from < w.low {
+                    from = now;
+                } else if let Some(low) = w.low.filter(|&low| from < low) {
                     out.adjustments.push(Adjustment::Deleted {
                         partition: tp.clone(),
                         from,
-                        to: w.low,
+                        to: low,
                     });
-                    from = w.low;
+                    from = low;
                 }
                 let cap = max_per_partition.map_or(i64::MAX, |m| from.saturating_add(m as i64));
                 w.high.min(cap).max(from)
@@ -153,16 +156,17 @@ pub fn starting_offset(
     if let Some(offset) = committed.filter(|&o| o >= 0) {
         return (offset, Origin::Committed);
     }
+    let low = watermarks.low.unwrap_or(0);
     if !at_first_contact {
-        return (watermarks.low, Origin::Appeared);
+        return (low, Origin::Appeared);
     }
     let offset = match policy {
-        StartingOffsets::Earliest => watermarks.low,
+        StartingOffsets::Earliest => low,
         StartingOffsets::Latest => watermarks.high,
         StartingOffsets::Specific(topics) => {
             match topics.get(&tp.0).and_then(|p| p.get(&tp.1)).copied() {
                 Some(-1) => watermarks.high,
-                Some(-2) | None => watermarks.low,
+                Some(-2) | None => low,
                 Some(offset) => offset,
             }
         }
@@ -194,7 +198,7 @@ mod tests {
                 (
                     tp.clone(),
                     Watermarks {
-                        low: *low,
+                        low: Some(*low),
                         high: *high,
                     },
                 )
@@ -224,6 +228,15 @@ mod tests {
         let capped = cut(&next, &w, Some(100));
         assert_eq!(capped.ranges[1], range("a", 1, 0, 100));
         assert_eq!(capped.ranges[2], range("b", 0, 10, 12));
+    }
+
+    #[test]
+    fn a_low_watermark_not_asked_moves_nothing() {
+        let next = BTreeMap::from([(tp("a", 0), 3)]);
+        let w = BTreeMap::from([(tp("a", 0), Watermarks { low: None, high: 9 })]);
+        let out = cut(&next, &w, None);
+        assert_eq!(out.ranges, [range("a", 0, 3, 9)]);
+        assert!(out.adjustments.is_empty());
     }
 
     #[test]
@@ -258,7 +271,10 @@ mod tests {
 
     #[test]
     fn starting_offsets_prefer_the_group_then_the_policy() {
-        let w = Watermarks { low: 4, high: 90 };
+        let w = Watermarks {
+            low: Some(4),
+            high: 90,
+        };
         let a0 = tp("a", 0);
         let policy = StartingOffsets::Latest;
         assert_eq!(

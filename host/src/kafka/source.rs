@@ -21,6 +21,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the source looks up its topics' partitions (new topics, new partitions).
+const DISCOVERY_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A Kafka source.
 pub struct KafkaSource {
@@ -37,6 +41,10 @@ pub struct KafkaSource {
     contacted: bool,
     /// Topics reported missing, so that it is said once.
     missing: BTreeSet<String>,
+    /// The partitions last discovered, and when.
+    partitions: Option<(Vec<TopicPartition>, Instant)>,
+    /// The brokers were unreachable since the last cut that reached them.
+    outage: bool,
     commits: Sender<Vec<OffsetRange>>,
     stopped: bool,
 }
@@ -112,6 +120,8 @@ impl KafkaSource {
             next,
             contacted: false,
             missing: BTreeSet::new(),
+            partitions: None,
+            outage: false,
             commits,
             stopped: false,
         })
@@ -172,37 +182,28 @@ impl KafkaSource {
         Ok(found)
     }
 
-    /// Low and high watermarks of `partitions`, in two requests.
-    fn watermarks(
+    /// Where each of `partitions` ends (`Offset::End`) or begins (`Offset::Beginning`),
+    /// in one request per broker. Partitions the brokers did not answer for are absent.
+    fn offsets(
         &self,
         partitions: &[TopicPartition],
-    ) -> anyhow::Result<BTreeMap<TopicPartition, Watermarks>> {
-        let query = |offset: Offset| -> anyhow::Result<BTreeMap<TopicPartition, i64>> {
-            let mut tpl = TopicPartitionList::new();
-            for (topic, partition) in partitions {
-                tpl.add_partition_offset(topic, *partition, offset)?;
-            }
-            let answer = self.control.offsets_for_times(tpl, REQUEST_TIMEOUT)?;
-            Ok(answer
-                .elements()
-                .iter()
-                .filter(|e| e.error().is_ok())
-                .filter_map(|e| {
-                    Some(((e.topic().to_string(), e.partition()), e.offset().to_raw()?))
-                })
-                .filter(|(_, o)| *o >= 0)
-                .collect())
-        };
+        which: Offset,
+    ) -> anyhow::Result<BTreeMap<TopicPartition, i64>> {
         if partitions.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let low = query(Offset::Beginning)?;
-        let high = query(Offset::End)?;
-        Ok(low
-            .into_iter()
-            .filter_map(|(tp, low)| {
-                let high = *high.get(&tp)?;
-                Some((tp, Watermarks { low, high }))
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            tpl.add_partition_offset(topic, *partition, which)?;
+        }
+        let answer = self.control.offsets_for_times(tpl, REQUEST_TIMEOUT)?;
+        Ok(answer
+            .elements()
+            .iter()
+            .filter(|e| e.error().is_ok())
+            .filter_map(|e| {
+                let offset = e.offset().to_raw().filter(|&o| o >= 0)?;
+                Some(((e.topic().to_string(), e.partition()), offset))
             })
             .collect())
     }
@@ -261,14 +262,40 @@ impl KafkaSource {
         Ok(())
     }
 
-    /// One cut while the brokers answer.
+    /// One cut while the brokers answer: where every partition ends (one request), and
+    /// where the ones being started or rewound begin. Partitions are looked up again
+    /// every few seconds, to see new topics and partitions.
     fn cut_ranges(&mut self) -> anyhow::Result<Vec<OffsetRange>> {
-        let partitions = self.discover()?;
-        let watermarks = self.watermarks(&partitions)?;
+        let partitions = match &self.partitions {
+            Some((partitions, at)) if at.elapsed() < DISCOVERY_INTERVAL => partitions.clone(),
+            _ => {
+                let partitions = self.discover()?;
+                self.partitions = Some((partitions.clone(), Instant::now()));
+                partitions
+            }
+        };
+        let highs = self.offsets(&partitions, Offset::End)?;
+        if highs.len() < partitions.len() {
+            // A topic deleted, or a partition moving: look again at the next cut.
+            self.partitions = None;
+        }
         let new: Vec<TopicPartition> = partitions
             .iter()
             .filter(|tp| !self.next.contains_key(*tp))
             .cloned()
+            .collect();
+        let rewinding = highs
+            .iter()
+            .filter(|(tp, high)| self.next.get(*tp).is_some_and(|next| next > *high))
+            .map(|(tp, _)| tp.clone());
+        let need_low: Vec<TopicPartition> = new.iter().cloned().chain(rewinding).collect();
+        let lows = self.offsets(&need_low, Offset::Beginning)?;
+        let watermarks: BTreeMap<TopicPartition, Watermarks> = highs
+            .into_iter()
+            .map(|(tp, high)| {
+                let low = lows.get(&tp).copied();
+                (tp, Watermarks { low, high })
+            })
             .collect();
         self.start_new(&new, &watermarks)?;
         self.contacted = true;
@@ -297,6 +324,11 @@ impl KafkaSource {
                 ),
             }
         }
+        if !cut.adjustments.is_empty() {
+            // The clients' view of what changed under them is stale: start afresh.
+            self.reader.reset();
+            self.partitions = None;
+        }
         for r in &cut.ranges {
             self.next.insert((r.topic.clone(), r.partition), r.until);
         }
@@ -314,12 +346,22 @@ fn describe(next: &BTreeMap<TopicPartition, i64>) -> String {
 
 impl Source for KafkaSource {
     fn cut(&mut self, _batch_time_ms: u64) -> SourceBatch {
-        let ranges = if self.stopped || self.health.is_down() {
+        let ranges = if self.stopped {
+            self.standing()
+        } else if self.health.is_down() {
+            self.outage = true;
             self.standing()
         } else {
+            if std::mem::take(&mut self.outage) {
+                // What the clients knew before the outage may no longer hold (a broker
+                // that lost its data, topics created again): start them afresh.
+                self.reader.reset();
+                self.partitions = None;
+            }
             match self.cut_ranges() {
                 Ok(ranges) => ranges,
                 Err(e) => {
+                    self.outage = true;
                     if self.health.went_down() {
                         tracing::warn!(
                             "source `{}`: cannot reach the Kafka brokers {}: {}; batches are empty until they answer (retrying every second; offsets do not move, no record is lost)",
