@@ -251,3 +251,20 @@ pub fn sink(r: &TableReader<'_, '_>, pipeline: &str) -> Option<KafkaSinkSpec> {
         properties: properties?,
     })
 }
+
+#[cfg(all(test, not(feature = "kafka")))]
+mod tests {
+    #[test]
+    fn a_binary_without_the_feature_refuses_kafka_with_a_hint() {
+        let text = "[sources.events]\ntype = \"kafka\"\nbrokers = \"h:1\"\ntopics = \"a\"\n\
+                    [sinks.out]\ninput = \"events\"\ntype = \"print\"\n";
+        let err = super::super::parse_str(std::path::Path::new("k.toml"), text).unwrap_err();
+        let first = &err.items[0];
+        assert_eq!(
+            (first.at.line, first.key.as_str()),
+            (2, "sources.events.type")
+        );
+        assert_eq!(first.message, "this sluice was built without Kafka support");
+        assert!(first.hint.as_deref().unwrap().contains("--features kafka"));
+    }
+}

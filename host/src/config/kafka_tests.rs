@@ -207,21 +207,3 @@ fn kafka_sink_mistakes_are_located_and_explained() {
         ]
     );
 }
-
-#[test]
-fn kafka_needs_the_feature_it_is_built_with() {
-    let result = parse(&format!(
-        "[sources.events]\ntype = \"kafka\"\nbrokers = \"h:1\"\ntopics = \"a\"\n{PRINT}"
-    ));
-    if cfg!(feature = "kafka") {
-        assert!(result.is_ok());
-    } else {
-        let found = problems(&format!(
-            "[sources.events]\ntype = \"kafka\"\nbrokers = \"h:1\"\ntopics = \"a\"\n{PRINT}"
-        ));
-        assert!(
-            found[0].contains("built without Kafka support"),
-            "{found:?}"
-        );
-    }
-}

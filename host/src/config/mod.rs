@@ -16,7 +16,7 @@ mod stage;
 pub mod units;
 mod validate;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "kafka"))]
 mod kafka_tests;
 #[cfg(test)]
 mod tests;

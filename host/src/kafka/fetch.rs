@@ -1,7 +1,7 @@
 //! Reading offset ranges: a batch's input, the first time and after a restart. Every
-//! range is read whole, one consumer per topic (partitions of one topic come in one
-//! fetch stream; topics in parallel), assigned exactly the batch's partitions at the
-//! batch's offsets.
+//! range is read whole; partitions are read in parallel, each consumer assigned exactly
+//! some of the batch's partitions (never two with the same number, so that the end of a
+//! partition, which librdkafka reports by number, is unambiguous) at the batch's offsets.
 //!
 //! A range is complete when its last offset has been read, or when the consumer reached
 //! the end of the partition and the partition still reaches past the range (the missing
@@ -20,7 +20,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,8 @@ const POLL: Duration = Duration::from_millis(100);
 const STALL: Duration = Duration::from_secs(2);
 /// How often a read that waits for unreachable brokers says so again.
 const REMIND: Duration = Duration::from_secs(30);
+/// The most consumers one read uses: partitions are read in parallel, up to this many.
+pub const READERS: usize = 8;
 
 /// Reads offset ranges of one source (or of a sink's commits topic).
 pub struct Reader {
@@ -38,7 +40,8 @@ pub struct Reader {
     config: ClientConfig,
     format: KafkaFormat,
     health: Arc<Health>,
-    consumers: Mutex<HashMap<String, Arc<BaseConsumer<Context>>>>,
+    /// Consumers between reads.
+    consumers: Mutex<Vec<BaseConsumer<Context>>>,
 }
 
 impl std::fmt::Debug for Reader {
@@ -88,7 +91,7 @@ impl Reader {
             config,
             format,
             health,
-            consumers: Mutex::new(HashMap::new()),
+            consumers: Mutex::new(Vec::new()),
         }
     }
 
@@ -109,35 +112,30 @@ impl Reader {
             .clear();
     }
 
-    fn consumer(&self, topic: &str) -> anyhow::Result<Arc<BaseConsumer<Context>>> {
-        let mut consumers = self.consumers.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(consumer) = consumers.get(topic) {
-            return Ok(consumer.clone());
+    /// A consumer from the pool, or a new one.
+    fn take_consumer(&self) -> anyhow::Result<BaseConsumer<Context>> {
+        if let Some(consumer) = self
+            .consumers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+        {
+            return Ok(consumer);
         }
         let context = Context::new(&self.label, self.health.clone());
-        let consumer = Arc::new(client::create::<BaseConsumer<Context>>(
-            &self.config,
-            context,
-        )?);
-        consumers.insert(topic.to_string(), consumer.clone());
-        Ok(consumer)
+        client::create::<BaseConsumer<Context>>(&self.config, context)
     }
 
     /// The records of `ranges`, one partition per range (at least one partition), in
-    /// offset order.
+    /// offset order. Partitions are read in parallel, by up to [`READERS`] consumers.
     pub fn read(&self, ranges: &[OffsetRange]) -> Vec<Records> {
         let mut out = vec![Records::new(); ranges.len().max(1)];
-        let mut by_topic: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, range) in ranges.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
-            by_topic.entry(&range.topic).or_default().push(i);
-        }
         let read: Vec<Vec<(usize, Records)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = by_topic
+            let handles: Vec<_> = groups(ranges, READERS)
                 .into_iter()
-                .map(|(topic, indices)| {
+                .map(|group| {
                     scope.spawn(move || {
-                        let ranges = indices.iter().map(|&i| (i, &ranges[i])).collect();
-                        self.read_topic(topic, ranges)
+                        self.read_group(group.iter().map(|&i| (i, &ranges[i])).collect())
                     })
                 })
                 .collect();
@@ -152,30 +150,51 @@ impl Reader {
         out
     }
 
-    fn read_topic(&self, topic: &str, ranges: Vec<(usize, &OffsetRange)>) -> Vec<(usize, Records)> {
-        let empty = |ranges: Vec<(usize, &OffsetRange)>| {
-            ranges
-                .into_iter()
-                .map(|(i, _)| (i, Records::new()))
-                .collect()
-        };
-        let consumer = match self.consumer(topic) {
+    /// Reads ranges of distinct partition numbers with one consumer.
+    fn read_group(&self, ranges: Vec<(usize, &OffsetRange)>) -> Vec<(usize, Records)> {
+        let consumer = match self.take_consumer() {
             Ok(consumer) => consumer,
             Err(e) => {
-                tracing::error!("{}: {e:#}; records of topic `{topic}` are lost", self.label);
-                return empty(ranges);
+                tracing::error!(
+                    "{}: {e:#}; the batch goes on without its records",
+                    self.label
+                );
+                return ranges
+                    .into_iter()
+                    .map(|(i, _)| (i, Records::new()))
+                    .collect();
             }
         };
+        let read = self.read_with(&consumer, ranges);
+        let _ = consumer.unassign();
+        self.consumers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(consumer);
+        read
+    }
+
+    fn read_with(
+        &self,
+        consumer: &BaseConsumer<Context>,
+        ranges: Vec<(usize, &OffsetRange)>,
+    ) -> Vec<(usize, Records)> {
         let mut tpl = TopicPartitionList::new();
         for (_, range) in &ranges {
-            let _ = tpl.add_partition_offset(topic, range.partition, Offset::Offset(range.from));
+            let _ =
+                tpl.add_partition_offset(&range.topic, range.partition, Offset::Offset(range.from));
         }
         if let Err(e) = consumer.assign(&tpl) {
+            let names: Vec<String> = ranges.iter().map(|(_, r)| r.name()).collect();
             tracing::error!(
-                "{}: cannot read topic `{topic}`: {e}; its records are lost",
-                self.label
+                "{}: cannot read {}: {e}; the batch goes on without their records",
+                self.label,
+                names.join(", ")
             );
-            return empty(ranges);
+            return ranges
+                .into_iter()
+                .map(|(i, _)| (i, Records::new()))
+                .collect();
         }
         let mut parts: BTreeMap<i32, Progress<'_>> = ranges
             .into_iter()
@@ -211,7 +230,7 @@ impl Reader {
                     let consumed = Consumed {
                         key: message.key(),
                         value: message.payload(),
-                        topic,
+                        topic: &p.range.topic,
                         partition: p.range.partition,
                         offset,
                         timestamp: message.timestamp().to_millis(),
@@ -224,15 +243,15 @@ impl Reader {
                     progressed = Instant::now();
                     if let Some(p) = parts.get_mut(&partition).filter(|p| !p.done) {
                         p.at_end = true;
-                        self.diagnose(&consumer, p, &mut waiting);
+                        self.diagnose(consumer, p, &mut waiting);
                     }
                 }
-                Some(Err(e)) => tracing::debug!("{}: reading `{topic}`: {e}", self.label),
+                Some(Err(e)) => tracing::debug!("{}: reading: {e}", self.label),
                 None => {}
             }
             if progressed.elapsed() >= STALL {
                 for p in parts.values_mut().filter(|p| !p.done) {
-                    self.diagnose(&consumer, p, &mut waiting);
+                    self.diagnose(consumer, p, &mut waiting);
                 }
                 progressed = Instant::now();
             }
@@ -245,7 +264,6 @@ impl Reader {
                 since.elapsed().as_secs()
             );
         }
-        let _ = consumer.unassign();
         parts.into_values().map(|p| (p.index, p.records)).collect()
     }
 
@@ -310,6 +328,91 @@ impl Reader {
             // offsets not delivered were transaction markers or aborted records.
             Ok(_) if p.at_end => p.done = true,
             Ok(_) => {}
+        }
+    }
+}
+
+/// Groups the indices of the non-empty `ranges` for `readers` consumers, round robin,
+/// never two ranges with the same partition number in one group (more groups only when
+/// partition numbers force it).
+pub fn groups(ranges: &[OffsetRange], readers: usize) -> Vec<Vec<usize>> {
+    let readers = readers.max(1);
+    let mut groups: Vec<(Vec<usize>, BTreeSet<i32>)> = Vec::new();
+    let non_empty = ranges.iter().enumerate().filter(|(_, r)| !r.is_empty());
+    for (n, (i, range)) in non_empty.enumerate() {
+        let round_robin = (0..readers).map(|k| (n + k) % readers);
+        let extra = readers..groups.len().max(readers);
+        let g = round_robin
+            .chain(extra)
+            .find(|&g| {
+                groups
+                    .get(g)
+                    .is_none_or(|(_, held)| !held.contains(&range.partition))
+            })
+            .unwrap_or(groups.len().max(readers));
+        if groups.len() <= g {
+            groups.resize_with(g + 1, Default::default);
+        }
+        groups[g].0.push(i);
+        groups[g].1.insert(range.partition);
+    }
+    groups
+        .into_iter()
+        .map(|(indices, _)| indices)
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranges(spec: &[(&str, i32, i64)]) -> Vec<OffsetRange> {
+        spec.iter()
+            .map(|&(topic, partition, len)| OffsetRange {
+                topic: topic.into(),
+                partition,
+                from: 10,
+                until: 10 + len,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn partitions_are_spread_over_readers_never_two_of_a_number_together() {
+        let four = ranges(&[("a", 0, 5), ("a", 1, 5), ("a", 2, 0), ("a", 3, 5)]);
+        assert_eq!(
+            groups(&four, 8),
+            [vec![0], vec![1], vec![3]],
+            "empty ranges are not read"
+        );
+        let ten: Vec<_> = (0..10).map(|p| ("a", p, 1)).collect();
+        let spread = groups(&ranges(&ten), 4);
+        assert_eq!(
+            spread.iter().map(Vec::len).collect::<Vec<_>>(),
+            [3, 3, 2, 2]
+        );
+        let two_topics = ranges(&[
+            ("a", 0, 1),
+            ("a", 1, 1),
+            ("b", 0, 1),
+            ("b", 1, 1),
+            ("c", 0, 1),
+        ]);
+        for readers in 1..4 {
+            let grouped = groups(&two_topics, readers);
+            let mut all: Vec<usize> = grouped.concat();
+            all.sort();
+            assert_eq!(all, [0, 1, 2, 3, 4]);
+            for group in &grouped {
+                let numbers: BTreeSet<i32> =
+                    group.iter().map(|&i| two_topics[i].partition).collect();
+                assert_eq!(
+                    numbers.len(),
+                    group.len(),
+                    "{grouped:?} with {readers} readers"
+                );
+            }
         }
     }
 }

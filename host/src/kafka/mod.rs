@@ -36,6 +36,8 @@ mod fetch;
 mod housekeeper;
 #[cfg(feature = "kafka")]
 mod sink;
+#[cfg(all(test, feature = "kafka"))]
+mod sink_tests;
 #[cfg(feature = "kafka")]
 mod source;
 
