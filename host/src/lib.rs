@@ -13,8 +13,8 @@
 //! - Stages call **plugin** functions ([`plugin`]): wasm modules compiled once, called
 //!   once per partition per batch with the whole partition as MessagePack
 //!   ([`record::Records`]), under memory and time limits.
-//! - **Sinks** ([`sink`]) write each batch's results: Spark's `print`, or JSON-lines
-//!   directories written atomically.
+//! - **Sinks** ([`sink`]) write each batch's results: Spark's `print`, JSON-lines
+//!   directories written atomically, or a Kafka topic ([`kafka`], also a source).
 //!
 //! `ARCHITECTURE.md` at the repository root has the code map and the invariants.
 #![warn(missing_docs)]
@@ -25,6 +25,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod kafka;
 pub mod logging;
 pub mod metrics;
 pub mod monitor;

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 
 /// The example `name`, with plugin paths made absolute and each `(from, to)` applied.
-fn example(name: &str, changes: &[(&str, &str)]) -> String {
+pub fn example(name: &str, changes: &[(&str, &str)]) -> String {
     let mut text = std::fs::read_to_string(repo().join("examples").join(name)).unwrap();
     text = text.replace(
         "path = \"../plugins/",

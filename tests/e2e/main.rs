@@ -12,6 +12,7 @@ mod examples;
 mod failures;
 mod fault_tolerance;
 mod hot_swap;
+mod kafka;
 mod metrics_api;
 mod operators;
 mod pipeline_file;

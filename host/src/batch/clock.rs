@@ -28,6 +28,10 @@ impl Clock for SystemClock {
 
     fn sleep_until(&self, deadline_ms: u64, shutdown: &Shutdown) -> bool {
         loop {
+            // A scheduler behind time (slow cuts, a downtime's catch-up) still stops.
+            if shutdown.is_raised() {
+                return false;
+            }
             let now = self.now_ms();
             if now >= deadline_ms {
                 return true;

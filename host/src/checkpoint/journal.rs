@@ -5,6 +5,7 @@
 //! The file is a sequence of frames: length (u32 LE), a MessagePack [`JournalEntry`],
 //! xxh3-64 of it (u64 LE). A torn last frame (a crash mid-append) is cut off on open.
 
+use crate::kafka::OffsetRange;
 use crate::source::WalPos;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
@@ -38,6 +39,11 @@ pub enum Descriptor {
     Volatile {
         /// How many there were.
         records: u64,
+    },
+    /// Offset ranges of Kafka topic-partitions, one batch partition each, in order.
+    Kafka {
+        /// The ranges.
+        ranges: Vec<OffsetRange>,
     },
 }
 

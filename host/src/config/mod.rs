@@ -7,6 +7,8 @@
 //! plugins are loaded (`plugin::registry`), reported the same way.
 
 mod diagnostic;
+mod kafka;
+mod kafka_values;
 mod op;
 mod operate;
 mod parse;
@@ -15,10 +17,15 @@ mod stage;
 pub mod units;
 mod validate;
 
+#[cfg(all(test, feature = "kafka"))]
+mod kafka_tests;
 #[cfg(test)]
 mod tests;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
+pub use kafka::{
+    KafkaFormat, KafkaSinkSpec, KafkaSourceSpec, StartingOffsets, TopicSelection, TransactionSpec,
+};
 pub use op::Op;
 pub use operate::{DEFAULT_RETAINED_BATCHES, check_http_address};
 
@@ -175,6 +182,8 @@ pub enum SourceKind {
     Stdin,
     /// Seeded, rate-controlled lines of words.
     Generator(GeneratorSpec),
+    /// Offset ranges of Kafka topic-partitions (Spark's direct stream).
+    Kafka(KafkaSourceSpec),
 }
 
 /// Settings of the generator source.
@@ -319,6 +328,8 @@ pub enum SinkKind {
         /// Batch directories are named `<prefix>-<batch time ms>`.
         prefix: String,
     },
+    /// Messages to a Kafka topic, keyed by a pair's key.
+    Kafka(KafkaSinkSpec),
 }
 
 /// Reads and checks a pipeline file.

@@ -5,15 +5,15 @@ use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
 use super::reader::{Context, TableReader};
 use super::{
     CheckpointSpec, GeneratorSpec, Limits, Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec,
-    SourceKind, SourceSpec, default_partitions, operate, stage, validate,
+    SourceKind, SourceSpec, default_partitions, kafka, operate, stage, validate,
 };
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use toml_edit::{Document, Item, Table};
 
 const SECTIONS: [&str; 5] = ["pipeline", "plugins", "sources", "stages", "sinks"];
-const SOURCE_TYPES: [&str; 4] = ["socket", "directory", "stdin", "generator"];
-const SINK_TYPES: [&str; 2] = ["print", "files"];
+const SOURCE_TYPES: [&str; 5] = ["socket", "directory", "stdin", "generator", "kafka"];
+const SINK_TYPES: [&str; 3] = ["print", "files", "kafka"];
 
 pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
     let cx = Context {
@@ -63,6 +63,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
                 base,
                 pipeline.checkpoint.is_some(),
                 pipeline.backpressure,
+                &pipeline.name,
             )
         })
         .collect();
@@ -72,7 +73,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
         .collect();
     pipeline.sinks = sections(&cx, root, "sinks")
         .into_iter()
-        .filter_map(|r| sink(r, base))
+        .filter_map(|r| sink(r, base, &pipeline.name))
         .collect();
     validate::check(&pipeline, &cx, root);
     cx.diagnostics.into_inner().into_result(pipeline)
@@ -261,6 +262,7 @@ fn source(
     base: &Path,
     checkpointed: bool,
     backpressure: bool,
+    pipeline: &str,
 ) -> Option<SourceSpec> {
     let name = r.name();
     let at = r.at();
@@ -324,6 +326,7 @@ fn source(
             }
             Some(SourceKind::Generator(spec))
         }
+        (t, _) if t == "kafka" => kafka::source(&r, pipeline).map(SourceKind::Kafka),
         (other, _) => {
             r.error(
                 "type",
@@ -358,7 +361,7 @@ fn source(
     })
 }
 
-fn sink(r: TableReader<'_, '_>, base: &Path) -> Option<SinkSpec> {
+fn sink(r: TableReader<'_, '_>, base: &Path, pipeline: &str) -> Option<SinkSpec> {
     let name = r.name();
     let at = r.at();
     let input = r.required_string("input", "name the source or stage this sink writes");
@@ -375,6 +378,7 @@ fn sink(r: TableReader<'_, '_>, base: &Path) -> Option<SinkSpec> {
                 prefix,
             })
         }
+        (t, _) if t == "kafka" => kafka::sink(&r, pipeline).map(SinkKind::Kafka),
         (other, _) => {
             r.error(
                 "type",

@@ -88,6 +88,30 @@ impl<'c, 'a> TableReader<'c, 'a> {
         }
     }
 
+    /// `key`'s raw item, a value or a table, for settings that are tables (an inline
+    /// `{ ... }` or a `[section.name.key]` section).
+    pub fn item(&self, key: &'static str) -> Option<(&'c Item, Location)> {
+        self.read.borrow_mut().push(key);
+        let item = self.table.get(key)?;
+        Some((item, self.cx.lines.locate(item.span())))
+    }
+
+    /// Records a problem at `at`, for `key` of this table.
+    pub fn error_at(
+        &self,
+        at: Location,
+        key: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.cx.error(at, &self.key_path(key), message, hint);
+    }
+
+    /// The location of a span of the file.
+    pub fn locate(&self, span: Option<std::ops::Range<usize>>) -> Location {
+        self.cx.lines.locate(span)
+    }
+
     /// Where `key`'s value is, or the table's location when it is absent.
     pub fn location_of(&self, key: &str) -> Location {
         self.table

@@ -54,6 +54,8 @@ pub struct Prepared {
     stopped: Option<String>,
     /// Where dead letters go, opened when the first one comes.
     dead_letters: Option<FilesSink>,
+    /// Per source, what to tell when a batch it fed is complete (Kafka offset commits).
+    committers: Vec<Option<Arc<dyn source::Committer>>>,
 }
 
 /// How to start.
@@ -84,7 +86,9 @@ impl Prepared {
         let sinks = pipeline
             .sinks
             .iter()
-            .map(|spec| sink::open(spec).with_context(|| format!("sink `{}`", spec.name)))
+            .map(|spec| {
+                sink::open(spec, &pipeline.name).with_context(|| format!("sink `{}`", spec.name))
+            })
             .collect::<anyhow::Result<_>>()?;
         Ok(Prepared {
             pipeline,
@@ -97,6 +101,7 @@ impl Prepared {
             durability,
             stopped: None,
             dead_letters: None,
+            committers: Vec::new(),
         })
     }
 
@@ -151,6 +156,7 @@ impl Prepared {
                 .with_context(|| format!("source `{}`", spec.name))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        self.committers = sources.iter().map(|s| s.committer()).collect();
         let mut summary = RunSummary::default();
         let mut journal = None;
         let mut scheduler = BatchScheduler::new(self.pipeline.batch_interval, clock.now_ms());
@@ -323,6 +329,11 @@ impl Prepared {
                             report.records_out = written;
                             // Only a batch whose output is written changes state.
                             self.executor.commit(changes);
+                            for (committer, descriptor) in self.committers.iter().zip(descriptors) {
+                                if let Some(committer) = committer {
+                                    committer.commit(descriptor);
+                                }
+                            }
                             self.end_proven_probations(&report.stages);
                         }
                         Err(e) => report.error = Some(e),

@@ -28,10 +28,19 @@ pub trait Sink: Send {
     fn write(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<()>;
 }
 
-/// Opens the sink `spec`.
-pub fn open(spec: &SinkSpec) -> anyhow::Result<Box<dyn Sink>> {
+/// Opens the sink `spec` of the pipeline named `pipeline`.
+pub fn open(spec: &SinkSpec, pipeline: &str) -> anyhow::Result<Box<dyn Sink>> {
     Ok(match &spec.kind {
         SinkKind::Print { num } => Box::new(PrintSink::stdout(*num)),
         SinkKind::Files { path, prefix } => Box::new(FilesSink::new(path, prefix)?),
+        #[cfg(feature = "kafka")]
+        SinkKind::Kafka(kafka) => {
+            Box::new(crate::kafka::KafkaSink::open(&spec.name, pipeline, kafka)?)
+        }
+        #[cfg(not(feature = "kafka"))]
+        SinkKind::Kafka(_) => {
+            let _ = pipeline;
+            anyhow::bail!("this sluice was built without Kafka support (the `kafka` cargo feature)")
+        }
     })
 }

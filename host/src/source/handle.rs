@@ -107,5 +107,6 @@ fn kind_name(kind: &SourceKind) -> &'static str {
         SourceKind::Directory { .. } => "directory",
         SourceKind::Stdin => "stdin",
         SourceKind::Generator(_) => "generator",
+        SourceKind::Kafka(_) => "kafka",
     }
 }

@@ -5,6 +5,7 @@
 //! there. **Replayable sources** (`directory`, `generator`) hand out, at each cut, a
 //! description of the batch's input (which files, which range of generated lines) that
 //! the executor reads in parallel; that description is also what a checkpoint records.
+//! A Kafka source (`crate::kafka`) is replayable too: its description is offset ranges.
 //!
 //! Every source obeys the rate limit in its [`SourceHandle`] (see `rate`): receivers
 //! wait before they read, the others take less at a cut.
@@ -56,6 +57,19 @@ pub trait Source: Send {
 
     /// The source's rate limit and status, shared with the rest of the run.
     fn handle(&self) -> &Arc<SourceHandle>;
+
+    /// What to tell when a batch this source fed is complete (a Kafka source commits
+    /// its offsets to the consumer group).
+    fn committer(&self) -> Option<Arc<dyn Committer>> {
+        None
+    }
+}
+
+/// Told, with the batch's descriptor, once a batch's output is written and its state
+/// committed. Called on the batch loop's thread: it must not block.
+pub trait Committer: Send + Sync {
+    /// The batch fed `descriptor` is complete.
+    fn commit(&self, descriptor: &Descriptor);
 }
 
 /// One source's share of a batch.
@@ -67,6 +81,9 @@ pub enum SourceBatch {
     Files(Vec<PathBuf>),
     /// Lines `range` of a generator that started at the given time.
     Generated(Arc<Generator>, u64, Range<u64>),
+    /// Offset ranges of Kafka partitions, to read with the source's reader.
+    #[cfg(feature = "kafka")]
+    Kafka(Arc<crate::kafka::Reader>, Vec<crate::kafka::OffsetRange>),
 }
 
 impl SourceBatch {
@@ -80,15 +97,22 @@ impl SourceBatch {
                 from: range.start,
                 to: range.end,
             },
+            #[cfg(feature = "kafka")]
+            SourceBatch::Kafka(_, ranges) => Descriptor::Kafka {
+                ranges: ranges.clone(),
+            },
         }
     }
 
-    /// Reads the batch's records into `partitions` partitions.
+    /// Reads the batch's records into `partitions` partitions (a Kafka source's into one
+    /// partition per Kafka partition).
     pub fn materialize(self, partitions: usize) -> Vec<Records> {
         match self {
             SourceBatch::Received(parts, _) => parts,
             SourceBatch::Files(files) => read_files(&files, partitions),
             SourceBatch::Generated(generator, _, range) => generate(&generator, range, partitions),
+            #[cfg(feature = "kafka")]
+            SourceBatch::Kafka(reader, ranges) => reader.read(&ranges),
         }
     }
 }
@@ -175,6 +199,17 @@ pub fn open(
                 handle,
                 resume,
             ))
+        }
+        #[cfg(feature = "kafka")]
+        SourceKind::Kafka(kafka) => Box::new(crate::kafka::KafkaSource::open(
+            handle,
+            kafka,
+            interval_ms,
+            position,
+        )?),
+        #[cfg(not(feature = "kafka"))]
+        SourceKind::Kafka(_) => {
+            anyhow::bail!("this sluice was built without Kafka support (the `kafka` cargo feature)")
         }
     })
 }

@@ -1,12 +1,14 @@
 //! What every end-to-end test needs: the binary and plugins (built once per test run),
-//! temporary directories, a running `sluice` process whose output can be waited on, and
-//! readers for sink output.
+//! temporary directories, a running `sluice` process whose output can be waited on,
+//! readers for sink output, and a Kafka-protocol broker.
 
+mod broker;
 pub mod chromium;
 pub mod http;
 mod process;
 mod text;
 
+pub use broker::{Broker, free_port};
 pub use process::{PATIENCE, Sluice, records_in};
 pub use text::{
     count_words, files_sink_pairs, random_lines, records_per_partition, word_counts_from_files,

@@ -1,0 +1,201 @@
+//! The values of Kafka settings that need more than a string or a number: broker
+//! lists, topic names, per-partition starting offsets and librdkafka properties.
+
+use super::kafka::{StartingOffsets, TopicSelection};
+use super::reader::TableReader;
+use super::{Location, did_you_mean};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use toml_edit::{Item, Value};
+
+pub const TOPIC_HINT: &str = "topic names are 1 to 249 letters, digits, `.`, `_` and `-`";
+
+pub fn valid_topic(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// `brokers`: a list, or one comma-separated string, of `host:port`.
+pub fn brokers(r: &TableReader<'_, '_>) -> Option<Vec<String>> {
+    if !r.has("brokers") {
+        r.mark_read("brokers");
+        r.error(
+            "type",
+            "missing key `brokers`",
+            Some("the Kafka bootstrap servers, like brokers = [\"127.0.0.1:9092\"]".into()),
+        );
+        return None;
+    }
+    let (list, at) = r.strings("brokers")?;
+    let brokers: Vec<String> = list
+        .iter()
+        .flat_map(|b| b.split(','))
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty())
+        .collect();
+    let bad = brokers.iter().find(|b| {
+        !b.rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+    });
+    if let Some(bad) = bad {
+        r.error_at(
+            at,
+            "brokers",
+            format!("`{bad}` is not host:port"),
+            Some("like \"127.0.0.1:9092\"".into()),
+        );
+        return None;
+    }
+    if brokers.is_empty() {
+        r.error_at(
+            at,
+            "brokers",
+            "no brokers",
+            Some("like brokers = [\"127.0.0.1:9092\"]".into()),
+        );
+        return None;
+    }
+    Some(brokers)
+}
+
+/// `starting_offsets`: "earliest", "latest", or `{ topic = { partition = offset } }`.
+pub fn starting_offsets(
+    r: &TableReader<'_, '_>,
+    topics: Option<&TopicSelection>,
+) -> Option<StartingOffsets> {
+    const HINT: &str = "\"earliest\", \"latest\", or per topic and partition, like { events = { 0 = 42, 1 = -2 } } (-2 is earliest, -1 latest)";
+    let Some((item, at)) = r.item("starting_offsets") else {
+        return Some(StartingOffsets::default());
+    };
+    if let Some(text) = item.as_str() {
+        return match text {
+            "earliest" => Some(StartingOffsets::Earliest),
+            "latest" => Some(StartingOffsets::Latest),
+            other => {
+                r.error_at(
+                    at,
+                    "starting_offsets",
+                    format!("unknown starting offsets `{other}`"),
+                    did_you_mean(other, ["earliest", "latest"]).or(Some(HINT.into())),
+                );
+                None
+            }
+        };
+    }
+    let Some(table) = item.as_table_like() else {
+        r.error_at(
+            at,
+            "starting_offsets",
+            "expected a string or a table",
+            Some(HINT.into()),
+        );
+        return None;
+    };
+    let mut specific = BTreeMap::new();
+    let mut ok = true;
+    for (topic, partitions) in table.iter() {
+        let where_ = at_or(r, partitions.span(), at);
+        if let Some(TopicSelection::Names(names)) = topics
+            && !names.iter().any(|n| n == topic)
+        {
+            r.error_at(
+                where_,
+                "starting_offsets",
+                format!("topic `{topic}` is not one of `topics`"),
+                did_you_mean(topic, names.iter().map(String::as_str))
+                    .or(Some(format!("topics are {}", names.join(", ")))),
+            );
+            ok = false;
+            continue;
+        }
+        let Some(partitions) = partitions.as_table_like() else {
+            r.error_at(
+                where_,
+                "starting_offsets",
+                format!("`{topic}`: expected a table of partition = offset"),
+                Some(HINT.into()),
+            );
+            ok = false;
+            continue;
+        };
+        let mut offsets = BTreeMap::new();
+        for (partition, offset) in partitions.iter() {
+            let at = at_or(r, offset.span(), where_);
+            let offset = offset.as_value().and_then(Value::as_integer);
+            match (partition.parse::<i32>(), offset) {
+                (Ok(p), Some(o)) if p >= 0 && o >= -2 => {
+                    offsets.insert(p, o);
+                }
+                _ => {
+                    r.error_at(at, "starting_offsets", format!("`{topic}.{partition}`: expected a partition number = an offset (-2 earliest, -1 latest)"), Some(HINT.into()));
+                    ok = false;
+                }
+            }
+        }
+        specific.insert(topic.to_string(), offsets);
+    }
+    ok.then_some(StartingOffsets::Specific(specific))
+}
+
+/// `properties`: a table of librdkafka settings, values as strings, numbers or booleans.
+pub fn properties(r: &TableReader<'_, '_>, reserved: &[&str]) -> Option<Vec<(String, String)>> {
+    let Some((item, at)) = r.item("properties") else {
+        return Some(Vec::new());
+    };
+    let Some(table) = item.as_table_like() else {
+        r.error_at(
+            at,
+            "properties",
+            "expected a table",
+            Some(
+                "librdkafka settings, like properties = { \"security.protocol\" = \"ssl\" }".into(),
+            ),
+        );
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (key, value) in table.iter() {
+        let here = at_or(r, value.span(), at);
+        let text = match value {
+            Item::Value(Value::String(s)) => Some(s.value().clone()),
+            Item::Value(Value::Integer(n)) => Some(n.value().to_string()),
+            Item::Value(Value::Boolean(b)) => Some(b.value().to_string()),
+            Item::Value(Value::Float(f)) => Some(f.value().to_string()),
+            _ => None,
+        };
+        if reserved.contains(&key) {
+            r.error_at(
+                here,
+                "properties",
+                format!("`{key}` is set by sluice"),
+                Some(format!(
+                    "sluice sets {} itself; use the source or sink keys instead",
+                    reserved.join(", ")
+                )),
+            );
+            ok = false;
+        } else if let Some(text) = text {
+            out.push((key.to_string(), text));
+        } else {
+            r.error_at(
+                here,
+                "properties",
+                format!("`{key}`: expected a string, number or boolean"),
+                None,
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(out)
+}
+
+/// Where `span` is, or `fallback` when the parser kept no span for it.
+fn at_or(r: &TableReader<'_, '_>, span: Option<Range<usize>>, fallback: Location) -> Location {
+    span.map_or(fallback, |s| r.locate(Some(s)))
+}

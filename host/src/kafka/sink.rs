@@ -1,0 +1,299 @@
+//! `type = "kafka"` as a sink: every record of a batch becomes a message (a pair's key
+//! is its key), sent by an idempotent producer and flushed before the batch counts as
+//! written; a message that cannot be delivered fails the batch.
+//!
+//! With `transactional = true` each batch is one transaction, and the transaction also
+//! writes the batch time to a commits topic (key: the transactional id). On its first
+//! batch the sink fences off any earlier producer with its id (aborting what that one
+//! left open) and reads the last batch time committed; a batch at or before it was
+//! written already (it is being computed again after a crash) and is not written twice.
+
+use super::client::{self, Context, Health};
+use super::codec::to_message;
+use super::commits;
+use crate::config::{KafkaSinkSpec, TransactionSpec};
+use crate::sink::{Sink, SinkBatch};
+use rdkafka::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long transaction calls may wait for the brokers before the batch fails.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a flush that waits for the brokers says so.
+const REMIND: Duration = Duration::from_secs(10);
+
+/// Delivery outcomes of the batch being written.
+#[derive(Default)]
+struct Deliveries {
+    failed: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+/// The producer's context: a client [`Context`] that also counts failed deliveries.
+struct SinkContext {
+    client: Context,
+    deliveries: Arc<Deliveries>,
+}
+
+impl ClientContext for SinkContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.client.log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.client.error(error, reason);
+    }
+}
+
+impl ProducerContext for SinkContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            self.deliveries.failed.fetch_add(1, Ordering::SeqCst);
+            let mut first = self
+                .deliveries
+                .first_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            first.get_or_insert_with(|| e.to_string());
+        }
+    }
+}
+
+/// A Kafka sink.
+pub struct KafkaSink {
+    label: String,
+    spec: KafkaSinkSpec,
+    pipeline: String,
+    /// Brokers and the user's properties: for the admin client and consumers.
+    base: ClientConfig,
+    /// `base` with the producer's settings.
+    config: ClientConfig,
+    health: Arc<Health>,
+    deliveries: Arc<Deliveries>,
+    producer: Option<ThreadedProducer<SinkContext>>,
+    /// Transactional: the last batch time in the commits topic, once read.
+    committed: Option<Option<u64>>,
+}
+
+impl KafkaSink {
+    /// A sink `name` of `pipeline`. Does not contact the brokers.
+    pub fn open(name: &str, pipeline: &str, spec: &KafkaSinkSpec) -> anyhow::Result<Self> {
+        let base = client::config(&spec.brokers, &spec.properties);
+        let mut config = base.clone();
+        config
+            .set("enable.idempotence", "true")
+            // Java clients' partitioner: a key goes where their producers put it.
+            .set("partitioner", "murmur2_random")
+            .set("queue.buffering.max.messages", "1000000");
+        if let Some(TransactionSpec { id, .. }) = &spec.transaction {
+            config.set("transactional.id", id);
+        }
+        let mut sink = KafkaSink {
+            label: format!("sink `{name}`"),
+            spec: spec.clone(),
+            pipeline: pipeline.to_string(),
+            base,
+            config,
+            health: Arc::new(Health::default()),
+            deliveries: Arc::default(),
+            producer: None,
+            committed: None,
+        };
+        sink.producer()?;
+        Ok(sink)
+    }
+
+    fn producer(&mut self) -> anyhow::Result<&ThreadedProducer<SinkContext>> {
+        if self.producer.is_none() {
+            let context = SinkContext {
+                client: Context::new(&self.label, self.health.clone()),
+                deliveries: self.deliveries.clone(),
+            };
+            let producer = self.config.create_with_context(context).map_err(|e| {
+                anyhow::anyhow!("cannot create the Kafka producer: {e} (check the `properties`)")
+            })?;
+            self.producer = Some(producer);
+        }
+        Ok(self.producer.as_ref().expect("just created"))
+    }
+
+    /// Transactional: fences earlier producers with this id and reads the last batch
+    /// committed, once.
+    fn last_committed(&mut self, transaction: &TransactionSpec) -> anyhow::Result<Option<u64>> {
+        if let Some(last) = self.committed {
+            return Ok(last);
+        }
+        commits::ensure_topic(
+            &self.base,
+            &self.label,
+            &transaction.commits_topic,
+            &self.health,
+        )?;
+        let producer = self.producer()?;
+        producer
+            .init_transactions(TRANSACTION_TIMEOUT)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot start transactions with id `{}` on the Kafka brokers {}: {e}",
+                    transaction.id,
+                    self.spec.brokers.join(",")
+                )
+            })?;
+        let last = commits::last_committed(&self.base, &self.label, transaction, &self.health)?;
+        match last {
+            Some(time) => tracing::info!(
+                "{}: the last batch committed to `{}` with transactional id `{}` is {time}",
+                self.label,
+                self.spec.topic,
+                transaction.id
+            ),
+            None => tracing::info!(
+                "{}: no batch was committed with transactional id `{}` yet",
+                self.label,
+                transaction.id
+            ),
+        }
+        self.committed = Some(last);
+        Ok(last)
+    }
+
+    /// Queues every record of the batch, waiting for room when the queue is full.
+    fn send_all(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<u64> {
+        let topic = self.spec.topic.clone();
+        let producer = self.producer()?;
+        let mut sent = 0;
+        for record in batch.partitions.iter().flat_map(|p| p.iter()) {
+            let outgoing = to_message(record);
+            let mut message = BaseRecord::to(&topic);
+            if let Some(key) = outgoing.key.as_deref() {
+                message = message.key(key);
+            }
+            if let Some(payload) = outgoing.payload.as_deref() {
+                message = message.payload(payload);
+            }
+            loop {
+                match producer.send(message) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        message = back;
+                        producer.poll(Duration::from_millis(10));
+                    }
+                    Err((e, _)) => anyhow::bail!("cannot queue a message for `{topic}`: {e}"),
+                }
+            }
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// Waits until every queued message is delivered or has failed.
+    fn flush(&mut self, time_ms: u64) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let (label, brokers) = (self.label.clone(), self.spec.brokers.join(","));
+        let health = self.health.clone();
+        let producer = self.producer()?;
+        let mut reminded = None::<Instant>;
+        while let Err(e) = producer.flush(REMIND) {
+            if !matches!(e, KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) {
+                anyhow::bail!("cannot flush batch {time_ms}: {e}");
+            }
+            tracing::warn!(
+                "{label}: batch {time_ms} waits for the Kafka brokers {brokers} to take {} messages ({} s so far): {}; retrying until they do or message.timeout.ms passes",
+                producer.in_flight_count(),
+                started.elapsed().as_secs(),
+                health.last_error().unwrap_or_else(|| "no answer".into())
+            );
+            reminded = Some(Instant::now());
+        }
+        if reminded.is_some() {
+            tracing::info!("{label}: the Kafka brokers {brokers} took batch {time_ms}");
+        }
+        Ok(())
+    }
+
+    fn check_deliveries(&self, time_ms: u64, sent: u64) -> anyhow::Result<()> {
+        let failed = self.deliveries.failed.swap(0, Ordering::SeqCst);
+        let first = self
+            .deliveries
+            .first_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if failed > 0 {
+            anyhow::bail!(
+                "{failed} of the {sent} messages of batch {time_ms} could not be delivered to `{}`: {}",
+                self.spec.topic,
+                first.unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
+    fn write_transaction(
+        &mut self,
+        transaction: &TransactionSpec,
+        batch: &SinkBatch<'_>,
+    ) -> anyhow::Result<()> {
+        if let Some(last) = self.last_committed(transaction)?
+            && batch.time_ms <= last
+        {
+            tracing::info!(
+                "{}: batch {} is already in `{}` (committed before a restart); not writing it again",
+                self.label,
+                batch.time_ms,
+                self.spec.topic
+            );
+            return Ok(());
+        }
+        self.producer()?.begin_transaction()?;
+        let outcome = self.send_all(batch).and_then(|sent| {
+            let marker =
+                commits::marker(&self.pipeline, &self.label, &self.spec.topic, batch.time_ms);
+            let producer = self.producer()?;
+            producer
+                .send(
+                    BaseRecord::to(&transaction.commits_topic)
+                        .key(&transaction.id)
+                        .payload(&marker),
+                )
+                .map_err(|(e, _)| anyhow::anyhow!("cannot queue the commit marker: {e}"))?;
+            producer.commit_transaction(TRANSACTION_TIMEOUT)?;
+            self.check_deliveries(batch.time_ms, sent)
+        });
+        match outcome {
+            Ok(()) => {
+                self.committed = Some(Some(batch.time_ms));
+                Ok(())
+            }
+            Err(e) => {
+                self.deliveries.failed.store(0, Ordering::SeqCst);
+                let producer = self.producer()?;
+                if producer.abort_transaction(TRANSACTION_TIMEOUT).is_err() {
+                    // A producer that can neither commit nor abort (fenced, or a fatal
+                    // error) is replaced; the new one fences whatever this one left.
+                    self.producer = None;
+                    self.committed = None;
+                }
+                Err(e.context(format!("batch {}'s transaction was aborted", batch.time_ms)))
+            }
+        }
+    }
+}
+
+impl Sink for KafkaSink {
+    fn write(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<()> {
+        if let Some(transaction) = self.spec.transaction.clone() {
+            return self.write_transaction(&transaction, batch);
+        }
+        let sent = self.send_all(batch)?;
+        self.flush(batch.time_ms)?;
+        self.check_deliveries(batch.time_ms, sent)
+    }
+}

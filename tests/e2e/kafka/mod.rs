@@ -1,0 +1,76 @@
+//! Kafka in and out, against a real Kafka-protocol broker (tansu, started by each test):
+//! the word count example end to end, exactly-once input across `kill -9`, and brokers
+//! that are not there at the start or go away in the middle.
+
+mod crash;
+mod outage;
+mod wordcount;
+
+use crate::support::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// `count` keyed records (a user id, a line of words) from a fixed seed.
+fn keyed_lines(count: usize, seed: u64) -> Vec<(String, String)> {
+    random_lines(count, seed)
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| (format!("user-{}", i % 997), line))
+        .collect()
+}
+
+/// The values of `records`.
+fn values(records: &[(String, String)]) -> Vec<String> {
+    records.iter().map(|(_, v)| v.clone()).collect()
+}
+
+/// Per batch time, the records of every complete batch directory a files sink wrote
+/// under `dir` (as JSON values, part files in partition order).
+fn batches(dir: &Path) -> BTreeMap<u64, Vec<serde_json::Value>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !entry.path().join("_SUCCESS").exists() {
+            continue;
+        }
+        let time: u64 = name.rsplit('-').next().unwrap().parse().unwrap();
+        let mut parts: Vec<_> = std::fs::read_dir(entry.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .collect();
+        parts.sort();
+        let records: &mut Vec<serde_json::Value> = out.entry(time).or_default();
+        for part in parts {
+            for line in std::fs::read_to_string(part).unwrap().lines() {
+                records.push(serde_json::from_str(line).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Every string record a files sink wrote under `dir`, over all batches.
+fn written_lines(dir: &Path) -> Vec<String> {
+    batches(dir)
+        .into_values()
+        .flatten()
+        .map(|v| v.as_str().expect("a line").to_string())
+        .collect()
+}
+
+/// Word counts summed over the messages of a Kafka sink topic (key: the word, value:
+/// its count in one batch).
+fn counts_from_topic(messages: &[(Option<String>, String)]) -> BTreeMap<String, u64> {
+    let mut totals = BTreeMap::new();
+    for (word, count) in messages {
+        let word = word.clone().expect("every count is keyed by its word");
+        *totals.entry(word).or_insert(0) += count.parse::<u64>().expect("a count");
+    }
+    totals
+}
