@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// sluice runs micro-batch stream pipelines whose operators are WebAssembly plugins.
 #[derive(Debug, Parser)]
@@ -195,16 +196,25 @@ fn load(file: &Path) -> anyhow::Result<Pipeline> {
     Ok(config::load(file)?)
 }
 
+/// A signal this soon after the first is the same request delivered twice (`timeout`
+/// signals the process and then its process group), not a person pressing Ctrl-C again.
+const REPEATED_SIGNAL: Duration = Duration::from_millis(500);
+
 /// Raises `shutdown` on the first Ctrl-C or SIGTERM; exits at once on the second.
 fn install_signal_handler(shutdown: &Shutdown) -> anyhow::Result<()> {
     let shutdown = shutdown.clone();
-    ctrlc::set_handler(move || {
-        if shutdown.is_raised() {
+    let mut first: Option<Instant> = None;
+    ctrlc::set_handler(move || match first {
+        Some(at) if at.elapsed() < REPEATED_SIGNAL => {}
+        Some(_) => {
             eprintln!("sluice: second interrupt, exiting now");
             std::process::exit(130);
         }
-        tracing::warn!("stopping: no more input is read; queued batches finish first (interrupt again to exit now)");
-        shutdown.raise();
+        None => {
+            first = Some(Instant::now());
+            tracing::warn!("stopping: no more input is read; queued batches finish first (interrupt again to exit now)");
+            shutdown.raise();
+        }
     })
     .context("cannot install the signal handler")
 }
