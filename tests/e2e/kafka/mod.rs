@@ -1,9 +1,10 @@
 //! Kafka in and out, against a real Kafka-protocol broker (tansu, started by each test):
-//! the word count example end to end, exactly-once input across `kill -9`, and brokers
-//! that are not there at the start or go away in the middle.
+//! the word count example end to end, exactly-once input across `kill -9`, brokers that
+//! are not there at the start or go away in the middle, and `max_rate`.
 
 mod crash;
 mod outage;
+mod rate;
 mod wordcount;
 
 use crate::support::*;
