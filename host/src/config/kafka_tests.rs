@@ -1,32 +1,9 @@
 //! The Kafka source's and sink's settings: defaults, every form a value may take, and
 //! what each mistake is told, where.
 
+use super::tests::{parse, problems};
 use super::*;
 use std::collections::BTreeMap;
-
-fn parse(text: &str) -> Result<Pipeline, Diagnostics> {
-    parse_str(Path::new("k.toml"), text)
-}
-
-/// Every diagnostic as `line:column: key: message [hint]`.
-fn problems(text: &str) -> Vec<String> {
-    parse(text)
-        .expect_err("the file has problems")
-        .items
-        .iter()
-        .map(|d| {
-            let hint = d
-                .hint
-                .as_deref()
-                .map(|h| format!(" [{h}]"))
-                .unwrap_or_default();
-            format!(
-                "{}:{}: {}: {}{hint}",
-                d.at.line, d.at.column, d.key, d.message
-            )
-        })
-        .collect()
-}
 
 const PRINT: &str = "[sinks.out]\ninput = \"events\"\ntype = \"print\"\n";
 
@@ -49,7 +26,7 @@ fn a_kafka_source_gets_defaults() {
         KafkaSourceSpec {
             brokers: vec!["a:9092".into(), "b:9093".into()],
             topics: TopicSelection::Names(vec!["lines".into()]),
-            group_id: "sluice-k-events".into(),
+            group_id: "sluice-p-events".into(),
             starting_offsets: StartingOffsets::Latest,
             max_records_per_partition: None,
             format: KafkaFormat::Value,
@@ -178,7 +155,7 @@ fn a_kafka_sink_gets_defaults_and_its_transaction_settings() {
     assert_eq!(
         sinks("transactional = true").transaction,
         Some(TransactionSpec {
-            id: "sluice-k-out".into(),
+            id: "sluice-p-out".into(),
             commits_topic: "__sluice_commits".into(),
         })
     );

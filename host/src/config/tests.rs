@@ -11,12 +11,12 @@ input = "lines"
 type = "print"
 "#;
 
-fn parse(text: &str) -> Result<Pipeline, Diagnostics> {
+pub(super) fn parse(text: &str) -> Result<Pipeline, Diagnostics> {
     parse_str(Path::new("p.toml"), text)
 }
 
 /// Every diagnostic as `line:column: key: message [hint]`.
-fn problems(text: &str) -> Vec<String> {
+pub(super) fn problems(text: &str) -> Vec<String> {
     let err = parse(text).expect_err("the file has problems");
     err.items
         .iter()
