@@ -75,6 +75,10 @@ pub enum Command {
         /// Override `[pipeline] partitions`.
         #[arg(long)]
         partitions: Option<usize>,
+        /// Serve the batch timeline, metrics and JSON API on this host:port (overrides
+        /// `[pipeline] http`; port 0 picks a free one): watch each new version go live.
+        #[arg(long, value_name = "ADDR", value_parser = http_address)]
+        http: Option<String>,
     },
     /// Measure sluice against native Rust on the same data (throughput at one partition
     /// and at one per core, the fixed cost of a batch, start-up) and print a table.
@@ -143,10 +147,15 @@ pub fn main() -> anyhow::Result<ExitCode> {
                 status,
             },
         ),
-        Command::Dev { file, partitions } => run(
+        Command::Dev {
+            file,
+            partitions,
+            http,
+        } => run(
             with_partitions(load(&file)?, partitions),
             RunOptions {
                 watch: Some(WatchMode::WasmAndCrates),
+                http,
                 status,
                 ..RunOptions::default()
             },
