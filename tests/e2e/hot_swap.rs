@@ -372,15 +372,30 @@ fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
     // The same dependency versions as this workspace, so nothing new is compiled.
     std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
     let pipeline = crate_dir.join("pipeline.toml");
-    let (mut sluice, mut stdin) =
-        Sluice::start_with_env(&["dev", pipeline.to_str().unwrap()], &env);
+    let (mut sluice, mut stdin) = Sluice::start_with_env(
+        &["dev", pipeline.to_str().unwrap(), "--http", "127.0.0.1:0"],
+        &env,
+    );
     sluice.wait_for_log("watching plugin `shouty`");
+    let http = sluice.http_address();
+    let version = || {
+        let plugins = crate::support::http::get_json(&http, "/api/v1/plugins");
+        let current = plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "shouty" && p["current"] == true)
+            .cloned()
+            .unwrap_or_else(|| panic!("a current `shouty` in {plugins}"));
+        current["version"].as_str().unwrap().to_string()
+    };
     let say = |stdin: &mut std::process::ChildStdin, sluice: &mut Sluice| {
         stdin.write_all(b"Hello World\n").unwrap();
         stdin.flush().unwrap();
         sluice.wait_for_nonempty_batch();
     };
     say(&mut stdin, &mut sluice);
+    let first = version();
     let lib = crate_dir.join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).unwrap();
     // A change that does not compile: the compiler's error is shown, the old version runs.
@@ -396,8 +411,17 @@ fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
         source.replace("word.to_lowercase()", "word.to_uppercase()"),
     )
     .unwrap();
-    sluice.wait_for_log("swapped plugin `shouty`");
+    let swapped = sluice.wait_for_log("swapped plugin `shouty`");
     say(&mut stdin, &mut sluice);
+    let second = version();
+    assert_ne!(
+        first, second,
+        "the page's plugin table shows the new version"
+    );
+    assert!(
+        swapped.contains(&format!("to {second}")),
+        "the log and the API name the same version: {swapped}"
+    );
     drop(stdin);
     let done = sluice.finish();
     done.expect_code(0);
