@@ -166,16 +166,23 @@ impl Records {
     }
 }
 
+/// Strings as records, one each.
+impl<'a> FromIterator<&'a str> for Records {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(lines: I) -> Self {
+        let mut records = Records::new();
+        for line in lines {
+            records.push_str(line);
+        }
+        records
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn lines(words: &[&str]) -> Records {
-        let mut r = Records::new();
-        for w in words {
-            r.push_str(w);
-        }
-        r
+        words.iter().copied().collect()
     }
 
     #[test]

@@ -7,6 +7,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+/// `dir/NAME.wasm`, a copy of `wasm`: the file a watching run loads and a test replaces.
+fn live_copy(dir: &TempDir, name: &str, wasm: &Path) -> std::path::PathBuf {
+    let live = dir.path().join(format!("{name}.wasm"));
+    std::fs::copy(wasm, &live).unwrap();
+    live
+}
+
 /// A word count on `source` with the `tagged` plugin loaded from `wasm`.
 fn tagged_pipeline(dir: &TempDir, wasm: &Path, source: &str, interval: &str) -> String {
     let path = dir.write(
@@ -74,8 +81,7 @@ fn twenty_swaps_under_load_lose_and_repeat_nothing() {
         plugin_variant("tagged", "times10"),
     );
     let (hash_a, hash_b) = (version_of(&a), version_of(&b));
-    let live = dir.path().join("tagged.wasm");
-    std::fs::copy(&a, &live).unwrap();
+    let live = live_copy(&dir, "tagged", &a);
     let pipeline = tagged_pipeline(
         &dir,
         &live,
@@ -167,8 +173,7 @@ fn a_version_that_fails_its_first_batch_is_rolled_back_and_the_batch_rerun() {
         plugin_variant("tagged", ""),
         plugin_variant("tagged", "broken"),
     );
-    let live = dir.path().join("tagged.wasm");
-    std::fs::copy(&good, &live).unwrap();
+    let live = live_copy(&dir, "tagged", &good);
     let pipeline = tagged_pipeline(&dir, &live, "type = \"stdin\"", "100ms");
     let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", "--watch", &pipeline]);
     let chunks = [
@@ -231,8 +236,7 @@ fn a_version_missing_a_function_is_refused_and_the_old_one_keeps_running() {
         plugin_variant("tagged", ""),
         plugin_variant("tagged", "missing"),
     );
-    let live = dir.path().join("tagged.wasm");
-    std::fs::copy(&good, &live).unwrap();
+    let live = live_copy(&dir, "tagged", &good);
     let pipeline = tagged_pipeline(&dir, &live, "type = \"stdin\"", "100ms");
     let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", "--watch", &pipeline]);
     sluice.wait_for_log("running pipeline");
@@ -258,8 +262,7 @@ fn state_is_kept_across_a_swap_and_migrated_to_the_new_encoding() {
         plugin_variant("counter", ""),
         plugin_variant("counter", "v2"),
     );
-    let live = dir.path().join("counter.wasm");
-    std::fs::copy(&v1, &live).unwrap();
+    let live = live_copy(&dir, "counter", &v1);
     let pipeline = dir.write(
         "counter.toml",
         &format!(

@@ -29,7 +29,6 @@ const DISCOVERY_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A Kafka source.
 pub struct KafkaSource {
-    name: String,
     spec: KafkaSourceSpec,
     pattern: Option<regex::Regex>,
     control: Arc<BaseConsumer<Context>>,
@@ -118,7 +117,6 @@ impl KafkaSource {
             .name(format!("kafka-{name}"))
             .spawn(move || housekeeper.run(queue))?;
         Ok(KafkaSource {
-            name: name.to_string(),
             pattern: match &spec.topics {
                 TopicSelection::Pattern(p) => Some(regex::Regex::new(&format!("^(?:{p})$"))?),
                 TopicSelection::Names(_) => None,
@@ -183,7 +181,7 @@ impl KafkaSource {
                 if !seen.contains(name) && self.missing.insert(name.clone()) {
                     tracing::warn!(
                         "source `{}`: topic `{name}` does not exist on the Kafka brokers {}; it is read once it is created",
-                        self.name,
+                        self.handle.name(),
                         self.spec.brokers.join(",")
                     );
                 } else if seen.contains(name) {
@@ -267,7 +265,7 @@ impl KafkaSource {
         for (why, partitions) in by_origin {
             tracing::info!(
                 "source `{}`: starting {} {why}",
-                self.name,
+                self.handle.name(),
                 partitions.join(", ")
             );
         }
@@ -320,7 +318,7 @@ impl KafkaSource {
                     to,
                 } => tracing::error!(
                     "source `{}`: records {from}..{to} of {}/{} were deleted (retention) before they were read; continuing at {to}",
-                    self.name,
+                    self.handle.name(),
                     partition.0,
                     partition.1
                 ),
@@ -330,7 +328,7 @@ impl KafkaSource {
                     now,
                 } => tracing::warn!(
                     "source `{}`: {}/{} now ends before offset {was} where the source stood (the topic was deleted and created again, or the broker lost its data); reading it again from offset {now}",
-                    self.name,
+                    self.handle.name(),
                     partition.0,
                     partition.1
                 ),
@@ -383,7 +381,7 @@ impl Source for KafkaSource {
                     if self.health.went_down() {
                         tracing::warn!(
                             "source `{}`: cannot reach the Kafka brokers {}: {why}; batches are empty until they answer (retrying every second; offsets do not move, no record is lost)",
-                            self.name,
+                            self.handle.name(),
                             self.spec.brokers.join(","),
                         );
                     }

@@ -151,11 +151,7 @@ mod tests {
     use super::*;
 
     fn records(lines: &[&str]) -> Records {
-        let mut r = Records::new();
-        for l in lines {
-            r.push_str(l);
-        }
-        r
+        lines.iter().copied().collect()
     }
 
     #[test]

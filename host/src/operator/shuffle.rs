@@ -302,12 +302,8 @@ mod tests {
 
     #[test]
     fn count_by_value_counts_whole_records() {
-        let mut a = Records::new();
-        for w in ["x", "y", "x"] {
-            a.push_str(w);
-        }
-        let mut b = Records::new();
-        b.push_str("x");
+        let a: Records = ["x", "y", "x"].into_iter().collect();
+        let b: Records = ["x"].into_iter().collect();
         let out = count_by_value(&stage(Op::CountByValue, 2), &[a, b]).unwrap();
         let mut counts: Vec<(String, u64)> = decode(&out);
         counts.sort();

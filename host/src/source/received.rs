@@ -127,16 +127,19 @@ impl Received {
         (parts, descriptor)
     }
 
-    /// The records of a journaled range of the write-ahead log.
+    /// The records a journaled cut of this receiver took: a range of the write-ahead
+    /// log, or whatever else a descriptor can give again on its own.
     pub fn replay(
         &self,
-        from: WalPos,
-        to: WalPos,
+        descriptor: &Descriptor,
         partitions: usize,
     ) -> anyhow::Result<Vec<Records>> {
+        let Descriptor::Wal { from, to } = descriptor else {
+            return super::replay_described(descriptor, partitions, None);
+        };
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match &mut state.log {
-            Some(log) => Ok(log.wal.read(from, to, partitions)?),
+            Some(log) => Ok(log.wal.read(*from, *to, partitions)?),
             None => anyhow::bail!("this source has no write-ahead log to replay from"),
         }
     }

@@ -71,10 +71,7 @@ impl Source for SocketSource {
         descriptor: &Descriptor,
         partitions: usize,
     ) -> anyhow::Result<Vec<Records>> {
-        match descriptor {
-            Descriptor::Wal { from, to } => self.received.replay(*from, *to, partitions),
-            other => super::replay_described(other, partitions, None),
-        }
+        self.received.replay(descriptor, partitions)
     }
 
     fn received(&self) -> Option<Arc<Received>> {

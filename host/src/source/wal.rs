@@ -230,11 +230,7 @@ mod tests {
     use super::*;
 
     fn lines(words: &[&str]) -> Records {
-        let mut r = Records::new();
-        for w in words {
-            r.push_str(w);
-        }
-        r
+        words.iter().copied().collect()
     }
 
     #[test]
