@@ -82,29 +82,6 @@ fn a_record_a_plugin_panics_on_becomes_a_dead_letter_and_the_rest_is_counted() {
     );
 }
 
-/// Every dead letter the pipeline in `dir` wrote.
-fn dead_letters(dir: &TempDir) -> Vec<serde_json::Value> {
-    let root = dir.path().join("dead-letters");
-    let mut letters = Vec::new();
-    for batch in std::fs::read_dir(&root)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-    {
-        for part in std::fs::read_dir(batch.path())
-            .unwrap()
-            .filter_map(Result::ok)
-        {
-            if part.path().extension().is_some_and(|e| e == "jsonl") {
-                for line in std::fs::read_to_string(part.path()).unwrap().lines() {
-                    letters.push(serde_json::from_str(line).unwrap());
-                }
-            }
-        }
-    }
-    letters
-}
-
 /// Runs `function` over `input` and returns the one dead letter it makes.
 fn dead_letter_of(function: &str, limits: &str, input: &str) -> serde_json::Value {
     let dir = TempDir::new(function);

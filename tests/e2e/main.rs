@@ -12,6 +12,7 @@ mod examples;
 mod failures;
 mod fault_tolerance;
 mod hot_swap;
+mod integrity;
 mod kafka;
 mod metrics_api;
 mod operators;

@@ -15,6 +15,9 @@ pub struct BatchInput {
     pub sources: Vec<SourceBatch>,
     /// True for the batch after which no more will come.
     pub last: bool,
+    /// Why this batch could not be made durable (its journal entry or a receiver's
+    /// write-ahead log could not be written): it fails instead of running.
+    pub not_durable: Option<String>,
 }
 
 /// Cuts batches at every multiple of the batch interval.
@@ -74,11 +77,16 @@ impl BatchScheduler {
             // Read "finished" before cutting: a source publishes its data before it
             // says it has finished, so this cut holds everything it will ever produce.
             let last = !reached || sources.iter().all(|s| s.is_finished());
-            let input = BatchInput {
+            let mut input = BatchInput {
                 time_ms: time,
                 sources: sources.iter_mut().map(|s| s.cut(time)).collect(),
                 last,
+                not_durable: None,
             };
+            input.not_durable = sources
+                .iter()
+                .filter_map(|s| s.received()?.take_log_failure())
+                .next();
             if let Some(journal) = journal {
                 // Durable before the batch exists anywhere else: a crash after this
                 // point re-runs exactly this batch.
@@ -88,8 +96,11 @@ impl BatchScheduler {
                 };
                 if let Err(e) = journal.append(&entry) {
                     tracing::error!(
-                        "cannot write batch {time} to the batch journal ({e}); a crash now could lose it"
+                        "cannot write batch {time} to the batch journal ({e}); the batch fails"
                     );
+                    input
+                        .not_durable
+                        .get_or_insert_with(|| format!("cannot write the batch journal: {e}"));
                 }
             }
             if cut == 0 {

@@ -268,6 +268,19 @@ fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<ExitCode> {
 
 fn finish(name: &str, summary: &RunSummary) -> anyhow::Result<ExitCode> {
     tracing::info!("pipeline `{name}` finished: {summary}");
+    if let Some(reason) = &summary.stopped {
+        bail!(
+            "pipeline `{name}` stopped: {reason}{}",
+            if summary.not_run > 0 {
+                format!(
+                    " (so do the {} batches cut after it, not run)",
+                    summary.not_run
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     if summary.failed > 0 {
         bail!(
             "{} of {} batches failed (their errors are logged above); the other batches' output is complete",

@@ -7,6 +7,7 @@
 //! plugins are loaded (`plugin::registry`), reported the same way.
 
 mod diagnostic;
+mod failure;
 mod kafka;
 mod kafka_values;
 mod op;
@@ -23,6 +24,7 @@ mod kafka_tests;
 mod tests;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
+pub use failure::{FailurePolicy, OnBatchFailure};
 pub use kafka::{
     KafkaFormat, KafkaSinkSpec, KafkaSourceSpec, StartingOffsets, TopicSelection, TransactionSpec,
 };
@@ -63,6 +65,8 @@ pub struct Pipeline {
     pub retained_batches: usize,
     /// `[pipeline] backpressure`: the default of every source's `backpressure`.
     pub backpressure: bool,
+    /// `[pipeline] on_batch_failure`, `batch_retries`, `probation_batches`.
+    pub failure: FailurePolicy,
 }
 
 /// Checkpointing settings.

@@ -4,8 +4,9 @@
 use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
 use super::reader::{Context, TableReader};
 use super::{
-    CheckpointSpec, GeneratorSpec, Limits, Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec,
-    SourceKind, SourceSpec, default_partitions, kafka, operate, stage, validate,
+    CheckpointSpec, FailurePolicy, GeneratorSpec, Limits, Pipeline, PluginPath, PluginSpec,
+    SinkKind, SinkSpec, SourceKind, SourceSpec, default_partitions, failure, kafka, operate, stage,
+    validate,
 };
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -95,6 +96,7 @@ fn unreachable_pipeline() -> Pipeline {
         http: None,
         retained_batches: operate::DEFAULT_RETAINED_BATCHES,
         backpressure: false,
+        failure: FailurePolicy::default(),
     }
 }
 
@@ -148,6 +150,7 @@ fn pipeline_section(cx: &Context<'_>, root: &Table, file: &Path) -> Pipeline {
         pipeline.dead_letters = resolve(base, "dead-letters");
     }
     operate::pipeline_keys(&r, &mut pipeline);
+    pipeline.failure = failure::failure_keys(&r);
     r.finish();
     pipeline
 }

@@ -79,6 +79,7 @@ struct WideOutput {
     output: Vec<Records>,
     snapshots: Option<Vec<Records>>,
     change: Option<StageChange>,
+    dead_letters: Vec<DeadLetter>,
 }
 
 impl Executor {
@@ -269,6 +270,7 @@ impl Executor {
                     if let Some(change) = wide.change {
                         pending.0.push((index, change));
                     }
+                    dead_letters.extend(wide.dead_letters);
                     wide.output
                 }
             };
@@ -311,7 +313,9 @@ impl Executor {
             output,
             snapshots: None,
             change: None,
+            dead_letters: Vec::new(),
         };
+        let on_probation = |hash: &str| self.probation.contains(hash);
         if stage.op.is_join() {
             return Ok(plain(join::run(stage, inputs[0], inputs[1])?));
         }
@@ -323,14 +327,15 @@ impl Executor {
             Op::UpdateStateByKey | Op::MapWithState => {
                 let keyed = state.keyed().expect("keyed-state stages have keyed state");
                 let out = if stage.op == Op::UpdateStateByKey {
-                    stateful::update_state_by_key(stage, &input, time_ms, keyed)?
+                    stateful::update_state_by_key(stage, &input, time_ms, keyed, &on_probation)?
                 } else {
-                    stateful::map_with_state(stage, &input, time_ms, keyed)?
+                    stateful::map_with_state(stage, &input, time_ms, keyed, &on_probation)?
                 };
                 WideOutput {
                     output: out.output,
                     snapshots: out.snapshots,
                     change: Some(StageChange::Keyed(out.changes)),
+                    dead_letters: out.dead_letters,
                 }
             }
             op if op.is_windowed() => {
@@ -340,6 +345,7 @@ impl Executor {
                     output,
                     snapshots: None,
                     change: Some(StageChange::Window(change)),
+                    dead_letters: Vec::new(),
                 }
             }
             _ => plain(shuffle::run(stage, &input, time_ms)?),

@@ -11,6 +11,7 @@
 
 mod durability;
 mod executor;
+mod failure;
 mod listener;
 mod observe;
 mod report;
@@ -24,7 +25,6 @@ use crate::batch::{BatchInput, BatchScheduler, Clock, Shutdown};
 use crate::checkpoint::{Descriptor, JournalEntry, Position};
 use crate::config::OnError;
 use crate::config::Pipeline;
-use crate::operator::StageError;
 use crate::operator::isolate::DeadLetter;
 use crate::plugin::{Registry, Runtime};
 use crate::record::Records;
@@ -34,6 +34,7 @@ use crate::source::{self, SourceHandle};
 use crate::swap::{HotSwap, WatchMode};
 use anyhow::Context as _;
 use durability::Durability;
+use failure::BatchFailure;
 use observe::Observers;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,8 +51,12 @@ pub struct Prepared {
     /// Versions swapped in that have not yet completed a batch.
     probations: Vec<Probation>,
     durability: Option<Durability>,
-    /// Set when a stage with `on_error = "stop"` failed: no further batch runs.
+    /// Why the pipeline stops, once a batch failed for good under a policy that stops
+    /// (`on_batch_failure` or a stage's `on_error`): no further batch runs.
     stopped: Option<String>,
+    /// The last batch done with (written, or its input set aside), which the last
+    /// checkpoint covers.
+    completed: Option<u64>,
     /// Where dead letters go, opened when the first one comes.
     dead_letters: Option<FilesSink>,
     /// Per source, what to tell when a batch it fed is complete (Kafka offset commits).
@@ -100,6 +105,7 @@ impl Prepared {
             probations: Vec::new(),
             durability,
             stopped: None,
+            completed: None,
             dead_letters: None,
             committers: Vec::new(),
         })
@@ -181,6 +187,9 @@ impl Prepared {
                 .map_or(scheduler.first_batch_time(), |e| e.batch_time_ms),
         );
         for entry in replay {
+            if self.stopped.is_some() {
+                break;
+            }
             observers.batch_started(entry.batch_time_ms);
             let report = self.replay(entry, &mut sources, &*clock);
             report.log();
@@ -211,29 +220,32 @@ impl Prepared {
             self.pipeline.partitions,
             interval_ms
         );
-        let mut last_time = None;
+        if let Some(reason) = &self.stopped {
+            // A journaled batch failed again: new batches would only queue behind it.
+            tracing::error!("stopping: {reason}");
+            shutdown.raise();
+        }
         for input in queue.iter() {
             if self.stopped.is_some() {
                 // Journaled, not processed: a restart runs it.
+                summary.not_run += 1;
                 continue;
             }
             // Between two batches: the only place a plugin version changes.
             self.apply_swaps();
-            last_time = Some(input.time_ms);
             observers.batch_started(input.time_ms);
             let report = self.process(input, &*clock);
             report.log();
             summary.add(&report);
             observers.batch_completed(&report, &self.executor, queue.len(), clock.now_ms());
-            if let Some(stage) = &self.stopped {
-                tracing::error!(
-                    "stopping: stage `{stage}` failed and its on_error is \"stop\"; fix it and start again, the failed batch will run again"
-                );
+            if let Some(reason) = &self.stopped {
+                tracing::error!("stopping: {reason}");
                 shutdown.raise();
             }
         }
         let _ = scheduling.join();
-        if let (Some(durability), Some(time)) = (&mut self.durability, last_time) {
+        summary.stopped = self.stopped.clone();
+        if let (Some(durability), Some(time)) = (&mut self.durability, self.completed) {
             durability.checkpoint(time, &self.pipeline, &self.executor, &self.registry, true);
         }
         if let Some(durability) = &mut self.durability {
@@ -243,12 +255,13 @@ impl Prepared {
         Ok(summary)
     }
 
-    fn process(&mut self, input: BatchInput, clock: &dyn Clock) -> BatchReport {
+    fn process(&mut self, mut input: BatchInput, clock: &dyn Clock) -> BatchReport {
         let descriptors: Vec<Descriptor> = input.sources.iter().map(|s| s.descriptor()).collect();
         let scheduling_delay = Duration::from_millis(clock.now_ms().saturating_sub(input.time_ms));
         let started = Instant::now();
+        let not_durable = input.not_durable.take();
         let batch = self.executor.materialize(input);
-        self.process_batch(batch, &descriptors, scheduling_delay, started)
+        self.process_batch(batch, &descriptors, not_durable, scheduling_delay, started)
     }
 
     /// Runs a journaled batch again, with exactly the input it had.
@@ -284,13 +297,14 @@ impl Prepared {
             time_ms: entry.batch_time_ms,
             sources: inputs,
         };
-        self.process_batch(batch, &entry.sources, scheduling_delay, started)
+        self.process_batch(batch, &entry.sources, None, scheduling_delay, started)
     }
 
     fn process_batch(
         &mut self,
         batch: Materialized,
         descriptors: &[Descriptor],
+        not_durable: Option<String>,
         scheduling_delay: Duration,
         started: Instant,
     ) -> BatchReport {
@@ -311,19 +325,67 @@ impl Prepared {
             checkpoint_time: None,
             error: None,
         };
+        let failure = match not_durable {
+            // Running it would make output that no crash could make again: it fails.
+            Some(message) => Some(BatchFailure {
+                place: "the batch journal".into(),
+                component: "journal".into(),
+                stage_stops: false,
+                message,
+            }),
+            None => self.attempt(&batch, descriptors, &mut report),
+        };
+        if let Some(failure) = failure {
+            report.versions = self.registry.versions();
+            report.error = Some(failure.message.clone());
+            report.dead_letters = self.handle_failed_batch(&batch, &failure, &report.versions);
+        }
+        if self.stopped.is_none() {
+            // The batch is done with: its output is written, or its input set aside.
+            self.completed = Some(time_ms);
+            if let Some(durability) = &mut self.durability {
+                report.checkpoint_time = durability.after_batch(
+                    time_ms,
+                    descriptors,
+                    &self.pipeline,
+                    &self.executor,
+                    &self.registry,
+                );
+            }
+        }
+        report.processing_time = started.elapsed();
+        report
+    }
+
+    /// Runs the batch until it succeeds, rolling back versions on probation that fail
+    /// and retrying other failures `batch_retries` times. Returns the last failure if
+    /// no attempt succeeded.
+    fn attempt(
+        &mut self,
+        batch: &Materialized,
+        descriptors: &[Descriptor],
+        report: &mut BatchReport,
+    ) -> Option<BatchFailure> {
+        let time_ms = batch.time_ms;
+        let retries = self.pipeline.failure.retries;
+        let mut attempt = 0;
         loop {
             report.versions = self.registry.versions();
             self.executor.set_probation(self.probation_hashes());
-            match self.executor.run(&batch) {
+            let failure = match self.executor.run(batch) {
                 Ok((result, changes)) => {
                     report.stages = result.stages.clone();
                     report.dead_letters = result.dead_letters.len() as u64;
-                    let written = self
-                        .write_sinks(&result, &report.versions)
-                        .and_then(|written| {
-                            self.write_dead_letters(time_ms, &result.dead_letters, &report.versions)
-                                .map(|()| written)
-                        });
+                    let written = self.write_sinks(&result, &report.versions).and_then(|n| {
+                        self.write_dead_letters(time_ms, &result.dead_letters, &report.versions)
+                            .map(|()| n)
+                            .map_err(|message| BatchFailure {
+                                place: "the dead letters".into(),
+                                component: "dead-letters".into(),
+                                stage_stops: false,
+                                message,
+                            })
+                    });
                     match written {
                         Ok(written) => {
                             report.records_out = written;
@@ -335,71 +397,52 @@ impl Prepared {
                                 }
                             }
                             self.end_proven_probations(&report.stages);
+                            return None;
                         }
-                        Err(e) => report.error = Some(e),
+                        Err(failure) => failure,
                     }
                 }
                 Err(e) if self.rolls_back(&e, time_ms) => continue,
-                Err(e) => {
-                    self.note_stop(&e);
-                    report.error = Some(e.to_string());
-                }
+                Err(e) => BatchFailure {
+                    place: format!("stage `{}`", e.stage),
+                    component: e.stage.clone(),
+                    stage_stops: self.stage_policy(&e.stage) == Some(OnError::Stop),
+                    message: e.to_string(),
+                },
+            };
+            if attempt >= retries {
+                return Some(failure);
             }
-            break;
-        }
-        if self.stopped.is_none()
-            && let Some(durability) = &mut self.durability
-        {
-            report.checkpoint_time = durability.after_batch(
-                time_ms,
-                descriptors,
-                &self.pipeline,
-                &self.executor,
-                &self.registry,
+            attempt += 1;
+            let wait = failure::backoff(attempt);
+            tracing::warn!(
+                "batch {time_ms} failed ({failure}); attempt {} of {} in {} ms",
+                attempt + 1,
+                retries + 1,
+                wait.as_millis()
             );
-        }
-        report.processing_time = started.elapsed();
-        report
-    }
-
-    /// Stops the pipeline if `error` came from a stage whose `on_error` is `stop`.
-    fn note_stop(&mut self, error: &StageError) {
-        let policy = self
-            .pipeline
-            .stages
-            .iter()
-            .find(|s| s.name == error.stage)
-            .map(|s| s.on_error);
-        if policy == Some(OnError::Stop) {
-            self.stopped = Some(error.stage.clone());
+            std::thread::sleep(wait);
         }
     }
 
-    /// Writes the dead letters of stages whose `on_error` is `dead_letter` as a batch
-    /// directory of the dead-letter output (a files sink); the others are only counted.
+    /// Writes dead letters as a batch directory of the dead-letter output (a files sink),
+    /// but those of stages whose `on_error` is `skip`, which are only counted and logged.
     fn write_dead_letters(
         &mut self,
         time_ms: u64,
         dead: &[DeadLetter],
         versions: &[(String, String)],
     ) -> Result<(), String> {
-        let policy = |stage: &str| {
-            self.pipeline
-                .stages
-                .iter()
-                .find(|s| s.name == stage)
-                .map(|s| s.on_error)
-        };
         let mut records = Records::new();
         for letter in dead {
-            match policy(&letter.stage) {
-                Some(OnError::DeadLetter) => records.push_encoded(&letter.encode(time_ms)),
-                _ => tracing::warn!(
+            match self.stage_policy(&letter.stage) {
+                Some(OnError::Skip) => tracing::warn!(
                     "stage `{}`: skipped a record `{}` failed on: {}",
                     letter.stage,
                     letter.function,
                     letter.error
                 ),
+                _ => records.push_encoded(&letter.encode(time_ms)),
             }
         }
         if records.is_empty() {
@@ -414,7 +457,7 @@ impl Prepared {
         };
         let count = records.len();
         let partitions = [records];
-        sink.write(&SinkBatch {
+        sink.write_now(&SinkBatch {
             time_ms,
             partitions: &partitions,
             versions,
@@ -427,31 +470,54 @@ impl Prepared {
         Ok(())
     }
 
+    /// Writes the batch to every sink, all or nothing (see `sink`): the staging sinks
+    /// first, then the others, then the staged batches are published.
     fn write_sinks(
         &mut self,
         result: &BatchResult<'_>,
         versions: &[(String, String)],
-    ) -> Result<u64, String> {
+    ) -> Result<u64, BatchFailure> {
+        let time_ms = result.time_ms;
+        let fail = |name: &str, e: anyhow::Error| BatchFailure {
+            place: format!("sink `{name}`"),
+            component: format!("sink:{name}"),
+            stage_stops: false,
+            message: format!("sink `{name}`: {e:#}"),
+        };
+        let mut order: Vec<usize> = (0..self.sinks.len()).collect();
+        order.sort_by_key(|&i| !self.sinks[i].stages());
         let mut written = 0;
-        for ((sink, spec), &node) in self
-            .sinks
-            .iter_mut()
-            .zip(&self.pipeline.sinks)
-            .zip(&self.executor.plan().sinks)
-        {
-            let partitions = result.outputs[node].as_deref().unwrap_or(&[]);
+        let mut staged = Vec::new();
+        for i in order {
+            let partitions = result.outputs[self.executor.plan().sinks[i]]
+                .as_deref()
+                .unwrap_or(&[]);
             if partitions.is_empty() {
                 // No batch at this time (a window between slides): nothing to write, as
                 // Spark's output operations skip times with no RDD.
                 continue;
             }
-            sink.write(&SinkBatch {
-                time_ms: result.time_ms,
+            let outcome = self.sinks[i].write(&SinkBatch {
+                time_ms,
                 partitions,
                 versions,
-            })
-            .map_err(|e| format!("sink `{}`: {e:#}", spec.name))?;
+            });
+            if let Err(e) = outcome {
+                for &j in &staged {
+                    let sink: &mut Box<dyn Sink> = &mut self.sinks[j];
+                    sink.discard(time_ms);
+                }
+                return Err(fail(&self.pipeline.sinks[i].name, e));
+            }
+            if self.sinks[i].stages() {
+                staged.push(i);
+            }
             written += partitions.iter().map(|p| p.len() as u64).sum::<u64>();
+        }
+        for i in staged {
+            self.sinks[i]
+                .publish(time_ms)
+                .map_err(|e| fail(&self.pipeline.sinks[i].name, e))?;
         }
         Ok(written)
     }

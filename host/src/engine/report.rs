@@ -85,6 +85,10 @@ pub struct RunSummary {
     pub records_out: u64,
     /// Time spent processing, summed over batches.
     pub processing_time: Duration,
+    /// Why the run stopped early, when a batch failed under a policy that stops.
+    pub stopped: Option<String>,
+    /// Batches cut (and journaled) after the pipeline stopped, left for the next start.
+    pub not_run: u64,
 }
 
 impl RunSummary {

@@ -11,14 +11,18 @@ use crate::swap::migrate::{migrate, migrate_function};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A version swapped in that has not yet completed a batch: what to go back to if it
-/// fails.
+/// A version swapped in that has not yet completed `probation_batches` batches with
+/// records for it: what to go back to if it fails.
 pub struct Probation {
     plugin: String,
     hash: String,
     previous: Arc<PluginVersion>,
     /// The states as they were before the swap migrated them, by stage index.
     states_before: Vec<(usize, StageState)>,
+    /// Batches with records for it that it completed.
+    proven: u32,
+    /// Whether the swap migrated state to the new version's encoding.
+    migrated: bool,
 }
 
 impl Prepared {
@@ -103,8 +107,10 @@ impl Prepared {
         self.probations.push(Probation {
             plugin: name.clone(),
             hash: new.hash().to_string(),
+            migrated: !states_before.is_empty(),
             previous,
             states_before,
+            proven: 0,
         });
         let migrated = if migrated_keys > 0 {
             format!("; migrated the state of {migrated_keys} keys")
@@ -127,11 +133,13 @@ impl Prepared {
         self.probations.iter().map(|p| p.hash.clone()).collect()
     }
 
-    /// Ends the probation of every version that a successful batch gave records to: it
-    /// has shown it works. (A batch with no records for it proves nothing.)
+    /// Counts a successful batch that gave a version on probation records (a batch with
+    /// none proves nothing), and ends the probation of those that completed
+    /// `probation_batches` such batches: they have shown they work.
     pub(super) fn end_proven_probations(&mut self, stages: &[crate::engine::StageMetrics]) {
         let executor = &self.executor;
-        self.probations.retain(|probation| {
+        let needed = self.pipeline.failure.probation_batches;
+        self.probations.retain_mut(|probation| {
             let proven = executor
                 .stages()
                 .iter()
@@ -143,14 +151,23 @@ impl Prepared {
                             .flatten()
                             .any(|f| f.plugin.name() == probation.plugin)
                 });
-            if proven {
-                tracing::debug!(
-                    "plugin `{}` version {} completed a batch",
-                    probation.plugin,
-                    probation.hash
-                );
+            if !proven {
+                return true;
             }
-            !proven
+            probation.proven += 1;
+            // The state before the swap is the way back only until a batch has changed
+            // state with the new version; afterwards a rollback keeps the state.
+            probation.states_before.retain(|_| false);
+            if probation.proven < needed {
+                return true;
+            }
+            tracing::info!(
+                "plugin `{}` version {} completed {} batches with records: its probation is over",
+                probation.plugin,
+                probation.hash,
+                probation.proven
+            );
+            false
         });
     }
 
@@ -169,6 +186,18 @@ impl Prepared {
             return false;
         };
         let probation = self.probations.remove(at);
+        if probation.migrated && probation.states_before.is_empty() {
+            // The state is in the new encoding and batches have changed it since: the
+            // previous version cannot read it, and the state from before the swap would
+            // undo those batches.
+            tracing::error!(
+                "plugin `{}` version {} failed on batch {time_ms} ({error}) after {} batches; it migrated the state, so it is not rolled back",
+                probation.plugin,
+                probation.hash,
+                probation.proven
+            );
+            return false;
+        }
         for (index, state) in probation.states_before {
             self.executor.replace_state(index, state);
         }

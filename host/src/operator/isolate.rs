@@ -1,11 +1,14 @@
-//! Poison records: when a per-record plugin function fails on a partition, the call is
-//! retried once (a deadline missed under load, say), then the partition is bisected until
-//! the records that fail are alone; those become dead letters with the plugin's message,
-//! and every other record is processed as usual. The batch completes.
+//! Poison records: when a plugin function fails on a partition, the call is retried once
+//! (a deadline missed under load, say), then the partition's items are bisected until
+//! the items that fail are alone; those become dead letters with the plugin's message,
+//! and every other item is processed as usual. The batch completes.
 //!
-//! Only map, flat_map and filter are bisected: their output is per record, so a subset
-//! of the input gives exactly the subset's output. A version on probation (just swapped
-//! in) is never bisected: failing, it is rolled back instead.
+//! An item is what one call takes apart: a record for map, flat_map and filter, whose
+//! output is per record, so a subset of the input gives exactly the subset's output; a
+//! key with its new values and state for update_state_by_key and map_with_state, whose
+//! output is one item per key. A key that fails keeps its state as it was, and its new
+//! values become the dead letters. A version on probation (just swapped in) is never
+//! bisected: failing, it is rolled back instead.
 
 use super::{StageError, StageFailure, StageRuntime};
 use crate::config::{OnError, Op};
@@ -28,6 +31,43 @@ pub struct DeadLetter {
     pub record: Vec<u8>,
 }
 
+/// An item a function failed on alone.
+#[derive(Clone, Debug)]
+pub struct FailedItem {
+    /// Its index in the call's input.
+    pub index: usize,
+    /// The function, as `plugin::function`.
+    pub function: String,
+    /// The plugin version that failed.
+    pub version: String,
+    /// What the plugin said.
+    pub error: String,
+}
+
+impl FailedItem {
+    /// A dead letter of `record` (the item itself, or one of the records it stands for).
+    pub fn letter(&self, stage: &StageRuntime, partition: usize, record: &[u8]) -> DeadLetter {
+        DeadLetter {
+            stage: stage.name.clone(),
+            function: self.function.clone(),
+            version: self.version.clone(),
+            partition,
+            error: self.error.clone(),
+            record: record.to_vec(),
+        }
+    }
+}
+
+/// What a call over items returned once the items it fails on were set aside.
+pub struct Isolated {
+    /// The outputs of the items that succeeded, in input order.
+    pub output: Records,
+    /// The indexes of the items that succeeded, when some failed (`None`: all did).
+    pub kept: Option<Vec<usize>>,
+    /// The items that failed alone.
+    pub failed: Vec<FailedItem>,
+}
+
 /// Whether a failure of `stage` may be bisected.
 fn isolatable(
     stage: &StageRuntime,
@@ -38,7 +78,10 @@ fn isolatable(
         return false;
     };
     stage.on_error != OnError::Stop
-        && matches!(stage.op, Op::Map | Op::FlatMap | Op::Filter)
+        && matches!(
+            stage.op,
+            Op::Map | Op::FlatMap | Op::Filter | Op::UpdateStateByKey | Op::MapWithState
+        )
         && !on_probation(&call.version)
 }
 
@@ -51,71 +94,105 @@ pub fn call_isolating(
     on_probation: &dyn Fn(&str) -> bool,
     dead: &mut Vec<DeadLetter>,
 ) -> Result<Records, StageError> {
-    let error = match stage.call(input, 0, time_ms, partition) {
-        Ok(output) => return Ok(output),
+    let isolated = call_items_isolating(stage, input, time_ms, partition, on_probation)?;
+    if !isolated.failed.is_empty() {
+        let records: Vec<&[u8]> = input.iter().collect();
+        for failed in &isolated.failed {
+            dead.push(failed.letter(stage, partition, records[failed.index]));
+        }
+    }
+    Ok(isolated.output)
+}
+
+/// Calls the stage's function on `items`; when it fails, retries once, then bisects
+/// until the items it fails on are alone.
+pub fn call_items_isolating(
+    stage: &StageRuntime,
+    items: &Records,
+    time_ms: u64,
+    partition: usize,
+    on_probation: &dyn Fn(&str) -> bool,
+) -> Result<Isolated, StageError> {
+    let all = |output| Isolated {
+        output,
+        kept: None,
+        failed: Vec::new(),
+    };
+    let error = match stage.call(items, 0, time_ms, partition) {
+        Ok(output) => return Ok(all(output)),
         Err(error) => error,
     };
     if !isolatable(stage, &error, on_probation) {
         return Err(error);
     }
-    if let Ok(output) = stage.call(input, 0, time_ms, partition) {
+    if let Ok(output) = stage.call(items, 0, time_ms, partition) {
         tracing::warn!(
             "stage `{}` (partition {partition}) failed once and succeeded on retry: {error}",
             stage.name
         );
-        return Ok(output);
+        return Ok(all(output));
     }
-    let records: Vec<&[u8]> = input.iter().collect();
-    let mut output = Records::new();
-    let before = dead.len();
-    bisect(stage, &records, time_ms, partition, &mut output, dead)?;
+    let slices: Vec<&[u8]> = items.iter().collect();
+    let mut isolated = Isolated {
+        output: Records::new(),
+        kept: Some(Vec::with_capacity(slices.len())),
+        failed: Vec::new(),
+    };
+    bisect(stage, &slices, 0, time_ms, partition, &mut isolated)?;
     tracing::warn!(
-        "stage `{}` (partition {partition}): {} of {} records failed and were set aside; the rest were processed",
+        "stage `{}` (partition {partition}): {} of {} {} failed and were set aside; the rest were processed",
         stage.name,
-        dead.len() - before,
-        records.len()
+        isolated.failed.len(),
+        slices.len(),
+        if stage.op.is_keyed_state() {
+            "keys"
+        } else {
+            "records"
+        }
     );
-    Ok(output)
+    Ok(isolated)
 }
 
 fn bisect(
     stage: &StageRuntime,
-    records: &[&[u8]],
+    items: &[&[u8]],
+    first: usize,
     time_ms: u64,
     partition: usize,
-    output: &mut Records,
-    dead: &mut Vec<DeadLetter>,
+    into: &mut Isolated,
 ) -> Result<(), StageError> {
-    if records.is_empty() {
+    if items.is_empty() {
         return Ok(());
     }
     let mut part = Records::new();
-    for record in records {
-        part.push_encoded(record);
+    for item in items {
+        part.push_encoded(item);
     }
     match stage.call(&part, 0, time_ms, partition) {
         Ok(out) => {
-            output.append(&out);
+            into.output.append(&out);
+            if let Some(kept) = &mut into.kept {
+                kept.extend(first..first + items.len());
+            }
             Ok(())
         }
         Err(error) => {
             let StageFailure::Call(call) = &*error.failure else {
                 return Err(error);
             };
-            if let [record] = records {
-                dead.push(DeadLetter {
-                    stage: stage.name.clone(),
+            if items.len() == 1 {
+                into.failed.push(FailedItem {
+                    index: first,
                     function: format!("{}::{}", call.plugin, call.function),
                     version: call.version.clone(),
-                    partition,
                     error: call.failure.to_string(),
-                    record: record.to_vec(),
                 });
                 return Ok(());
             }
-            let (left, right) = records.split_at(records.len() / 2);
-            bisect(stage, left, time_ms, partition, output, dead)?;
-            bisect(stage, right, time_ms, partition, output, dead)
+            let half = items.len() / 2;
+            let (left, right) = items.split_at(half);
+            bisect(stage, left, first, time_ms, partition, into)?;
+            bisect(stage, right, first + half, time_ms, partition, into)
         }
     }
 }

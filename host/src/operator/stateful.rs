@@ -6,6 +6,7 @@
 //! map is only read here; each partition returns a [`KeyedChange`] that the engine
 //! applies once the whole batch has succeeded.
 
+use super::isolate::{DeadLetter, Isolated, call_items_isolating};
 use super::shuffle::{BytesMap, group, not_a_pair, shuffle_pairs};
 use super::{StageError, StageRuntime, first_error};
 use crate::record::Records;
@@ -21,6 +22,66 @@ pub struct StatefulOutput {
     pub snapshots: Option<Vec<Records>>,
     /// The state changes, by partition.
     pub changes: Vec<KeyedChange>,
+    /// The new values of keys the function failed on (their state stays as it was).
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// Whether a plugin version is on probation (its failures are not isolated).
+pub type OnProbation<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+
+/// Calls the stage's function on `items` (one per key), isolating the keys it fails on:
+/// their new values (or, for a key with none, `[key, nil]`) become dead letters.
+fn call_keys(
+    stage: &StageRuntime,
+    items: &Records,
+    time_ms: u64,
+    p: usize,
+    on_probation: OnProbation<'_>,
+    dead: &mut Vec<DeadLetter>,
+) -> Result<Isolated, StageError> {
+    let isolated = call_items_isolating(stage, items, time_ms, p, on_probation)?;
+    if !isolated.failed.is_empty() {
+        let slices: Vec<&[u8]> = items.iter().collect();
+        for failed in &isolated.failed {
+            for record in key_records(slices[failed.index]) {
+                dead.push(failed.letter(stage, p, &record));
+            }
+        }
+    }
+    Ok(isolated)
+}
+
+/// The `[key, value]` pairs an item `[key, [values], state, ...]` carries in, or
+/// `[key, nil]` when it carries no value. The host built the item, so it is well formed.
+fn key_records(item: &[u8]) -> Vec<Vec<u8>> {
+    let pairs = || -> Result<Vec<Vec<u8>>, wire::WireError> {
+        let (_, header) = wire::read_array_header(item)?;
+        let rest = &item[header..];
+        let key_len = wire::value_len(rest)?;
+        let (key, rest) = rest.split_at(key_len);
+        let (count, values_header) = wire::read_array_header(rest)?;
+        let mut values = &rest[values_header..];
+        let mut pairs = Vec::with_capacity(count.max(1));
+        for _ in 0..count {
+            let len = wire::value_len(values)?;
+            let (value, tail) = values.split_at(len);
+            pairs.push([&[0x92], key, value].concat());
+            values = tail;
+        }
+        if pairs.is_empty() {
+            pairs.push([&[0x92], key, &[NIL]].concat());
+        }
+        Ok(pairs)
+    };
+    pairs().unwrap_or_else(|_| vec![item.to_vec()])
+}
+
+/// The items of `before` that `isolated` kept.
+fn kept<T: Copy>(before: Vec<T>, isolated: &Isolated) -> Vec<T> {
+    match &isolated.kept {
+        None => before,
+        Some(kept) => kept.iter().map(|&i| before[i]).collect(),
+    }
 }
 
 const NIL: u8 = 0xc0;
@@ -40,6 +101,7 @@ pub fn update_state_by_key(
     input: &[Records],
     time_ms: u64,
     state: &KeyedState,
+    on_probation: OnProbation<'_>,
 ) -> Result<StatefulOutput, StageError> {
     if input.is_empty() {
         // No batch upstream at this time: state stays as it is, and is the output (as
@@ -79,9 +141,12 @@ pub fn update_state_by_key(
                     before.push(Some(&entry.state));
                 }
                 if items.is_empty() {
-                    return Ok((Records::new(), KeyedChange::Unchanged));
+                    return Ok((Records::new(), KeyedChange::Unchanged, Vec::new()));
                 }
-                let updated = stage.call(&items, 0, time_ms, p)?;
+                let mut dead = Vec::new();
+                let isolated = call_keys(stage, &items, time_ms, p, on_probation, &mut dead)?;
+                let before = kept(before, &isolated);
+                let updated = isolated.output;
                 if updated.len() != before.len() {
                     return Err(stage.bad_output(
                         p,
@@ -108,16 +173,22 @@ pub fn update_state_by_key(
                         delta.push((key.into(), Some(entry)));
                     }
                 }
-                Ok((output, KeyedChange::Delta(delta)))
+                Ok((output, KeyedChange::Delta(delta), dead))
             })
             .collect(),
     )?;
-    let (output, changes) = done.into_iter().unzip();
-    Ok(StatefulOutput {
-        output,
+    let mut out = StatefulOutput {
+        output: Vec::with_capacity(done.len()),
         snapshots: None,
-        changes,
-    })
+        changes: Vec::with_capacity(done.len()),
+        dead_letters: Vec::new(),
+    };
+    for (output, change, dead) in done {
+        out.output.push(output);
+        out.changes.push(change);
+        out.dead_letters.extend(dead);
+    }
+    Ok(out)
 }
 
 /// map_with_state: the function sees each value of a key with data, with the key's
@@ -127,6 +198,7 @@ pub fn map_with_state(
     input: &[Records],
     time_ms: u64,
     state: &KeyedState,
+    on_probation: OnProbation<'_>,
 ) -> Result<StatefulOutput, StageError> {
     if input.is_empty() {
         let mut out = unchanged(state, stage.snapshots);
@@ -142,20 +214,22 @@ pub fn map_with_state(
         shuffled
             .par_iter()
             .enumerate()
-            .map(|(p, part)| map_partition_with_state(stage, p, part, time_ms, state))
+            .map(|(p, part)| map_partition_with_state(stage, p, part, time_ms, state, on_probation))
             .collect(),
     )?;
     let mut out = StatefulOutput {
         output: Vec::with_capacity(done.len()),
         snapshots: stage.snapshots.then(Vec::new),
         changes: Vec::with_capacity(done.len()),
+        dead_letters: Vec::new(),
     };
-    for (output, snapshot, change) in done {
+    for (output, snapshot, change, dead) in done {
         out.output.push(output);
         if let (Some(all), Some(snapshot)) = (&mut out.snapshots, snapshot) {
             all.push(snapshot);
         }
         out.changes.push(change);
+        out.dead_letters.extend(dead);
     }
     Ok(out)
 }
@@ -166,7 +240,8 @@ fn map_partition_with_state(
     part: &Records,
     time_ms: u64,
     state: &KeyedState,
-) -> Result<(Records, Option<Records>, KeyedChange), StageError> {
+    on_probation: OnProbation<'_>,
+) -> Result<(Records, Option<Records>, KeyedChange, Vec<DeadLetter>), StageError> {
     let map = state.partition(p);
     let groups = group(part).map_err(|(i, e)| not_a_pair(stage, p, i, e))?;
     let mut items = Records::with_capacity(part.bytes().len() + groups.len() * 8);
@@ -197,13 +272,19 @@ fn map_partition_with_state(
             });
         }
     }
-    let results = if items.is_empty() {
-        Records::new()
+    let mut dead = Vec::new();
+    let (results, indexes) = if items.is_empty() {
+        (Records::new(), Vec::new())
     } else {
-        stage.call(&items, 0, time_ms, p)?
+        let isolated = call_keys(stage, &items, time_ms, p, on_probation, &mut dead)?;
+        let indexes = kept((0..items.len()).collect(), &isolated);
+        (isolated.output, indexes)
     };
-    if results.len() != items.len() {
-        return Err(stage.bad_output(p, format!("{} keys in, {} out", items.len(), results.len())));
+    if results.len() != indexes.len() {
+        return Err(stage.bad_output(
+            p,
+            format!("{} keys in, {} out", indexes.len(), results.len()),
+        ));
     }
     let mut output = Records::new();
     let mut delta: Vec<(Box<[u8]>, Option<StateEntry>)> = Vec::with_capacity(results.len());
@@ -213,7 +294,7 @@ fn map_partition_with_state(
         for record in mapped {
             output.push_encoded(record.map_err(|e| stage.bad_output(p, format!("item {i}: {e}")))?);
         }
-        let timed_out = i >= with_values;
+        let timed_out = indexes[i] >= with_values;
         let entry = (!timed_out && new != [NIL]).then(|| StateEntry {
             state: new.into(),
             touched_ms: time_ms,
@@ -223,7 +304,7 @@ fn map_partition_with_state(
         }
     }
     let snapshot = stage.snapshots.then(|| snapshot(map, &delta));
-    Ok((output, snapshot, KeyedChange::Delta(delta)))
+    Ok((output, snapshot, KeyedChange::Delta(delta), dead))
 }
 
 /// The output of a batch that changes nothing: every `(key, state)` as both output
@@ -238,6 +319,7 @@ fn unchanged(state: &KeyedState, snapshots: bool) -> StatefulOutput {
         changes: (0..state.partition_count())
             .map(|_| KeyedChange::Unchanged)
             .collect(),
+        dead_letters: Vec::new(),
     }
 }
 

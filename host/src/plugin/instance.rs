@@ -156,12 +156,18 @@ impl PluginInstance {
         input: &Records,
     ) -> Result<(Records, Vec<u64>), (usize, CallFailure)> {
         let mut counts = Vec::with_capacity(calls.len());
+        // Arm the deadline before any guest code runs: `sluice_input` is guest code, and
+        // an instance idle in the pool still holds the deadline of its last call, long
+        // past by now.
+        self.store.set_epoch_deadline(deadline_ticks(version));
         let mut len = self
             .write_input(input)
             .map_err(|e| (0, classify(&mut self.store, e, version)))?;
         for (at, call) in calls.iter().enumerate() {
             let last = at + 1 == calls.len();
             let step = (|| -> wasmtime::Result<Option<Records>> {
+                // Each call of the chain has the whole deadline, its `sluice_chain` too.
+                self.store.set_epoch_deadline(deadline_ticks(version));
                 if at > 0 {
                     len = self.chain.call(&mut self.store, ())?;
                 }
@@ -179,7 +185,6 @@ impl PluginInstance {
                 };
                 state.panic = None;
                 state.limiter.refused = None;
-                self.store.set_epoch_deadline(deadline_ticks(version));
                 let status = func.call(
                     &mut self.store,
                     (len, call.batch_time_ms, call.partition, call.mode),

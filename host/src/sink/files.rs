@@ -1,8 +1,8 @@
 //! `type = "files"`: one directory per batch, `<prefix>-<batch time ms>/`, holding a
 //! `part-NNNNN.jsonl` per partition (one JSON value per line; a pair is `["word",3]`)
-//! and `_SUCCESS`, written last. The directory is built under a hidden temporary name,
-//! synced, and renamed into place, so readers never see half a batch and a re-run of
-//! the same batch replaces its directory whole.
+//! and `_SUCCESS`, written last. The directory is staged under a hidden temporary name
+//! and synced; publishing renames it into place, so readers never see half a batch and
+//! a re-run of the same batch replaces its directory whole.
 
 use super::{Sink, SinkBatch};
 use crate::render;
@@ -33,6 +33,17 @@ impl FilesSink {
     pub fn batch_dir(&self, time_ms: u64) -> PathBuf {
         self.dir.join(format!("{}-{time_ms}", self.prefix))
     }
+
+    /// Where a batch is staged before it is published.
+    fn staging_dir(&self, time_ms: u64) -> PathBuf {
+        self.dir.join(format!(".{}-{time_ms}.tmp", self.prefix))
+    }
+
+    /// Stages and publishes a batch.
+    pub fn write_now(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<()> {
+        self.write(batch)?;
+        self.publish(batch.time_ms)
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -47,10 +58,7 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
 
 impl Sink for FilesSink {
     fn write(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<()> {
-        let target = self.batch_dir(batch.time_ms);
-        let temp = self
-            .dir
-            .join(format!(".{}-{}.tmp", self.prefix, batch.time_ms));
+        let temp = self.staging_dir(batch.time_ms);
         if temp.exists() {
             fs::remove_dir_all(&temp)
                 .with_context(|| format!("cannot clear {}", temp.display()))?;
@@ -84,6 +92,15 @@ impl Sink for FilesSink {
         write_synced(&temp.join("_SUCCESS"), success.to_string().as_bytes())
             .context("cannot write _SUCCESS")?;
         sync_dir(&temp)?;
+        Ok(())
+    }
+
+    fn stages(&self) -> bool {
+        true
+    }
+
+    fn publish(&mut self, time_ms: u64) -> anyhow::Result<()> {
+        let (temp, target) = (self.staging_dir(time_ms), self.batch_dir(time_ms));
         if target.exists() {
             fs::remove_dir_all(&target)
                 .with_context(|| format!("cannot replace {}", target.display()))?;
@@ -92,6 +109,15 @@ impl Sink for FilesSink {
             .with_context(|| format!("cannot rename {} into place", temp.display()))?;
         sync_dir(&self.dir)?;
         Ok(())
+    }
+
+    fn discard(&mut self, time_ms: u64) {
+        let temp = self.staging_dir(time_ms);
+        if let Err(e) = fs::remove_dir_all(&temp)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("cannot remove {}: {e}", temp.display());
+        }
     }
 }
 
@@ -107,7 +133,7 @@ mod tests {
         let mut part = Records::new();
         part.push_encoded(&rmp_serde::to_vec(&("word", 3)).unwrap());
         let parts = [part, Records::new()];
-        sink.write(&SinkBatch {
+        sink.write_now(&SinkBatch {
             time_ms: 1000,
             partitions: &parts,
             versions: &[],
@@ -125,7 +151,7 @@ mod tests {
         assert!(out.join("_SUCCESS").exists());
 
         let one = [Records::new()];
-        sink.write(&SinkBatch {
+        sink.write_now(&SinkBatch {
             time_ms: 1000,
             partitions: &one,
             versions: &[],
@@ -140,6 +166,29 @@ mod tests {
             1,
             "no temporary directory left behind"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_staged_batch_is_invisible_until_published_and_gone_when_discarded() {
+        let dir = std::env::temp_dir().join(format!("sluice-files-stage-{}", std::process::id()));
+        let mut sink = FilesSink::new(&dir, "counts").unwrap();
+        let parts = [Records::new()];
+        let batch = |time_ms| SinkBatch {
+            time_ms,
+            partitions: &parts,
+            versions: &[],
+        };
+        sink.write(&batch(1000)).unwrap();
+        assert!(!sink.batch_dir(1000).exists(), "staged, not published");
+        sink.discard(1000);
+        sink.write(&batch(2000)).unwrap();
+        sink.publish(2000).unwrap();
+        let names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["counts-2000"]);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,7 +1,13 @@
 //! Sinks: where a batch's results go once every stage has run.
 //!
-//! Sinks run in pipeline order, after the whole batch succeeded, so a failed batch
-//! writes nothing anywhere.
+//! A batch's output is all or nothing across sinks. Sinks that can write out of sight
+//! (files: a hidden directory) [`Sink::stage`] the batch first; then the sinks that
+//! write where readers see at once (print, Kafka) write it; only then are the staged
+//! batches published (files: renamed into place). A failure before publishing discards
+//! every staged batch, so no sink shows a batch another sink failed on; a failure while
+//! publishing (a rename) leaves some directories published, and the batch's retry (or
+//! its re-run at the next start) rewrites them whole, since a batch's directory is
+//! replaced, never appended to.
 
 mod files;
 mod print;
@@ -24,8 +30,26 @@ pub struct SinkBatch<'a> {
 
 /// A place results are written.
 pub trait Sink: Send {
-    /// Writes one batch.
+    /// Writes one batch. A sink that [`stages`](Sink::stages) writes it out of sight, to
+    /// be [`publish`](Sink::publish)ed or [`discard`](Sink::discard)ed; any other
+    /// writes it where readers see it.
     fn write(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<()>;
+
+    /// Whether [`write`](Sink::write) stages the batch out of sight.
+    fn stages(&self) -> bool {
+        false
+    }
+
+    /// Makes the staged batch `time_ms` visible.
+    fn publish(&mut self, time_ms: u64) -> anyhow::Result<()> {
+        let _ = time_ms;
+        Ok(())
+    }
+
+    /// Drops the staged batch `time_ms`: another sink failed on it.
+    fn discard(&mut self, time_ms: u64) {
+        let _ = time_ms;
+    }
 }
 
 /// Opens the sink `spec` of the pipeline named `pipeline`.

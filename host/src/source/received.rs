@@ -31,6 +31,10 @@ struct State {
 struct Logged {
     wal: Wal,
     cut: WalPos,
+    /// Why records received since the last cut are not all in the log, if they are not.
+    failure: Option<String>,
+    /// The same, for the records the last cut took.
+    cut_failure: Option<String>,
 }
 
 impl Received {
@@ -49,7 +53,15 @@ impl Received {
         } else {
             Vec::new()
         };
-        let received = Self::build(partitions, Some(Logged { wal, cut: resume }));
+        let received = Self::build(
+            partitions,
+            Some(Logged {
+                wal,
+                cut: resume,
+                failure: None,
+                cut_failure: None,
+            }),
+        );
         let waiting: usize = pending.iter().map(Records::len).sum();
         if waiting > 0 {
             tracing::info!(
@@ -89,8 +101,10 @@ impl Received {
             && let Err(e) = log.wal.append(next, block)
         {
             tracing::error!(
-                "cannot write received records ahead ({e}); they are kept in memory only"
+                "cannot write received records ahead ({e}); the batch that takes them fails"
             );
+            log.failure
+                .get_or_insert_with(|| format!("cannot write the write-ahead log: {e}"));
         }
         state.parts[next].append(block);
         state.in_block += block.len();
@@ -98,6 +112,13 @@ impl Received {
             state.in_block = 0;
             state.next = (next + 1) % state.parts.len();
         }
+    }
+
+    /// Why the records of the last cut are not all in the write-ahead log (an append or
+    /// its sync failed), if they are not; taken, so it is told once.
+    pub fn take_log_failure(&self) -> Option<String> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.log.as_mut().and_then(|l| l.cut_failure.take())
     }
 
     /// Takes everything received so far, with what the batch journal needs to take it
@@ -110,18 +131,23 @@ impl Received {
         let parts = std::mem::replace(&mut state.parts, (0..n).map(|_| Records::new()).collect());
         let records = parts.iter().map(|p| p.len() as u64).sum();
         let descriptor = match &mut state.log {
-            Some(log) => match log.wal.sync() {
-                Ok(end) => Descriptor::Wal {
-                    from: std::mem::replace(&mut log.cut, end),
-                    to: end,
-                },
-                Err(e) => {
-                    tracing::error!(
-                        "cannot sync the write-ahead log ({e}); this batch's received records cannot be replayed"
-                    );
-                    Descriptor::Volatile { records }
+            Some(log) => {
+                log.cut_failure = log.failure.take();
+                match log.wal.sync() {
+                    Ok(end) => Descriptor::Wal {
+                        from: std::mem::replace(&mut log.cut, end),
+                        to: end,
+                    },
+                    Err(e) => {
+                        tracing::error!(
+                            "cannot sync the write-ahead log ({e}); the batch that takes its records fails"
+                        );
+                        log.cut_failure
+                            .get_or_insert_with(|| format!("cannot sync the write-ahead log: {e}"));
+                        Descriptor::Volatile { records }
+                    }
                 }
-            },
+            }
             None => Descriptor::Volatile { records },
         };
         (parts, descriptor)

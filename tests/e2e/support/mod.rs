@@ -71,7 +71,15 @@ pub fn sluice_bin() -> &'static Path {
 }
 
 /// The plugin crates the tests use: examples and fixtures.
-const PLUGINS: [&str; 6] = ["wordcount", "logstats", "faulty", "ops", "keyed", "slow"];
+const PLUGINS: [&str; 7] = [
+    "wordcount",
+    "logstats",
+    "faulty",
+    "ops",
+    "keyed",
+    "slow",
+    "totals",
+];
 
 /// The compiled `.wasm` of a plugin crate of this workspace (example or fixture), all
 /// built once per test run.
@@ -191,6 +199,29 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Every dead letter the pipeline in `dir` wrote.
+pub fn dead_letters(dir: &TempDir) -> Vec<serde_json::Value> {
+    let root = dir.path().join("dead-letters");
+    let mut letters = Vec::new();
+    for batch in std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
+        for part in std::fs::read_dir(batch.path())
+            .unwrap()
+            .filter_map(Result::ok)
+        {
+            if part.path().extension().is_some_and(|e| e == "jsonl") {
+                for line in std::fs::read_to_string(part.path()).unwrap().lines() {
+                    letters.push(serde_json::from_str(line).unwrap());
+                }
+            }
+        }
+    }
+    letters
 }
 
 /// A TOML string literal for a path.

@@ -1,0 +1,283 @@
+//! Integrity under faults: a batch is never dropped. A failed batch is retried, then
+//! stops the pipeline with its input still journaled, or sets its input aside as dead
+//! letters, by `on_batch_failure`; a record a keyed stage fails on is isolated with its
+//! key; an instance idle longer than its deadline still gets the whole deadline.
+
+use crate::support::*;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// A pipeline file: `[pipeline]` keys, the faulty plugin, a source, `pairs` parsing
+/// `key value` lines, then `stage` over it, written to the files sink `out`.
+fn pipeline(dir: &TempDir, pipeline_keys: &str, source: &str, stage: &str) -> String {
+    dir.write(
+        "integrity.toml",
+        &format!(
+            r#"
+[pipeline]
+partitions = 2
+{pipeline_keys}
+
+[plugins.faulty]
+path = {wasm}
+{plugin_keys}
+
+[sources.lines]
+{source}
+
+[stages.pairs]
+input = "lines"
+op = "map"
+function = "faulty::parse_pair"
+
+[stages.out]
+input = "pairs"
+{stage}
+
+[sinks.out]
+input = "out"
+type = "files"
+path = "out"
+"#,
+            wasm = toml_path(&plugin_wasm("faulty")),
+            plugin_keys = ""
+        ),
+    )
+    .to_str()
+    .unwrap()
+    .to_string()
+}
+
+/// The files sink's pairs, by batch directory: key to value.
+fn written(dir: &TempDir) -> Vec<BTreeMap<String, Value>> {
+    let mut batches: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for (batch, key, value) in files_sink_pairs(&dir.path().join("out")) {
+        batches
+            .entry(batch)
+            .or_default()
+            .insert(key.as_str().unwrap().to_string(), value);
+    }
+    batches.into_values().collect()
+}
+
+/// Drops `lines` into the directory source `in/` as one new file.
+fn drop_file(dir: &TempDir, name: &str, lines: &str) {
+    let incoming = dir.path().join("in");
+    std::fs::create_dir_all(&incoming).unwrap();
+    let staged = dir.path().join(format!(".{name}"));
+    std::fs::write(&staged, lines).unwrap();
+    std::fs::rename(&staged, incoming.join(name)).unwrap();
+}
+
+#[test]
+fn an_instance_idle_longer_than_its_deadline_still_gets_the_whole_deadline() {
+    let dir = TempDir::new("idle-deadline");
+    // A deadline shorter than the batch interval: the instance that served a batch
+    // idles in the pool for longer than its deadline before the next one.
+    let file = dir.write(
+        "idle.toml",
+        &format!(
+            r#"
+[pipeline]
+batch_interval = "1s"
+partitions = 1
+
+[plugins.wordcount]
+path = {wordcount}
+
+[plugins.totals]
+path = {totals}
+deadline = "600ms"
+
+[sources.lines]
+type = "stdin"
+
+[stages.words]
+input = "lines"
+op = "flat_map"
+function = "wordcount::split_words"
+
+[stages.totals]
+input = "words"
+op = "update_state_by_key"
+function = "totals::running_total"
+
+[sinks.out]
+input = "totals"
+type = "files"
+path = "out"
+"#,
+            wordcount = toml_path(&plugin_wasm("wordcount")),
+            totals = toml_path(&plugin_wasm("totals")),
+        ),
+    );
+    let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", file.to_str().unwrap()]);
+    stdin.write_all(b"hello world\n").unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(sluice.wait_for_nonempty_batch(), 1);
+    for _ in 0..3 {
+        sluice.wait_for_batch(&|_| true, "a batch after the first");
+    }
+    stdin.write_all(b"hello again\n").unwrap();
+    drop(stdin);
+    let done = sluice.finish();
+    done.expect_code(0);
+    assert!(!done.stderr.contains("deadline"), "{}", done.stderr);
+    let last = written(&dir).pop().unwrap();
+    assert_eq!(
+        last,
+        BTreeMap::from([
+            ("again".to_string(), json!(1)),
+            ("hello".to_string(), json!(2)),
+            ("world".to_string(), json!(1)),
+        ])
+    );
+}
+
+#[test]
+fn a_key_update_state_panics_on_is_set_aside_and_the_other_keys_keep_counting() {
+    let dir = TempDir::new("keyed-poison");
+    let file = pipeline(
+        &dir,
+        "batch_interval = \"100ms\"",
+        "type = \"stdin\"",
+        "op = \"update_state_by_key\"\nfunction = \"faulty::total_or_panic\"",
+    );
+    let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", &file]);
+    stdin
+        .write_all(b"a 1\npoison 5\nb 2\npoison 6\nc 3\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    sluice.wait_for_records(5);
+    stdin.write_all(b"a 10\n").unwrap();
+    drop(stdin);
+    let done = sluice.finish();
+    done.expect_code(0);
+    // Every other key counted, in the batch the poison key was in too, and after it.
+    let batches = written(&dir);
+    let first = batches
+        .iter()
+        .find(|b| b.contains_key("c"))
+        .expect("the batch with the poison key was written");
+    assert_eq!(
+        first,
+        &BTreeMap::from([
+            ("a".to_string(), json!(1)),
+            ("b".to_string(), json!(2)),
+            ("c".to_string(), json!(3)),
+        ])
+    );
+    assert_eq!(batches.last().unwrap()["a"], json!(11));
+    // The poison key's values are the dead letters, with the plugin's words.
+    let mut letters = dead_letters(&dir);
+    letters.sort_by_key(|l| l["record"].to_string());
+    let records: Vec<&Value> = letters.iter().map(|l| &l["record"]).collect();
+    assert_eq!(records, [&json!(["poison", 5]), &json!(["poison", 6])]);
+    for letter in &letters {
+        assert_eq!(letter["stage"], "out");
+        assert_eq!(letter["function"], "faulty::total_or_panic");
+        let error = letter["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("panicked: refusing to keep a total for \"poison\""),
+            "{error}"
+        );
+    }
+}
+
+/// The directory pipeline whose reduce fails on 666, checkpointed.
+fn stopping_pipeline(dir: &TempDir, function: &str) -> String {
+    pipeline(
+        dir,
+        "batch_interval = \"100ms\"\ncheckpoint_dir = \"checkpoints\"\ncheckpoint_interval = 1",
+        "type = \"directory\"\npath = \"in\"",
+        &format!("op = \"reduce_by_key\"\nfunction = \"faulty::{function}\""),
+    )
+}
+
+#[test]
+fn a_batch_that_fails_every_attempt_stops_the_pipeline_and_runs_again_at_the_next_start() {
+    let dir = TempDir::new("stop-policy");
+    let file = stopping_pipeline(&dir, "sum_or_panic");
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    let mut sluice = Sluice::start(&["run", &file]);
+    sluice.wait_for_log("running pipeline");
+    drop_file(&dir, "f1.txt", "a 1\na 2\n");
+    assert_eq!(sluice.wait_for_nonempty_batch(), 2);
+    drop_file(&dir, "f2.txt", "a 666\na 1\nb 5\n");
+    // Retried with backoff, then the pipeline stops by itself, non-zero.
+    let done = sluice.finish();
+    assert_ne!(done.status.code(), Some(0), "{}", done.stderr);
+    assert!(done.stderr.contains("attempt 3 of 3"), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("on_batch_failure is \"stop\"; it stays in the batch journal"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(written(&dir).len(), 1, "the failed batch wrote nothing");
+    assert!(dead_letters(&dir).is_empty());
+
+    // Fixed (the plugin's plain sum), the next start runs the failed batch first.
+    let fixed = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("faulty::sum_or_panic", "keyed::sum")
+        .replace(
+            "[plugins.faulty]",
+            &format!(
+                "[plugins.keyed]\npath = {}\n\n[plugins.faulty]",
+                toml_path(&plugin_wasm("keyed"))
+            ),
+        );
+    std::fs::write(&file, fixed).unwrap();
+    let mut sluice = Sluice::start(&["run", &file]);
+    sluice.wait_for_log("computing journaled batch");
+    sluice.wait_for_nonempty_batch();
+    sluice.signal("TERM");
+    sluice.finish().expect_code(0);
+    let batches = written(&dir);
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert_eq!(batches[0]["a"], json!(3));
+    assert_eq!(
+        batches[1],
+        BTreeMap::from([("a".to_string(), json!(667)), ("b".to_string(), json!(5))])
+    );
+}
+
+#[test]
+fn with_on_batch_failure_dead_letter_a_failed_batch_is_set_aside_and_the_stream_goes_on() {
+    let dir = TempDir::new("dead-letter-policy");
+    let file = pipeline(
+        &dir,
+        "batch_interval = \"100ms\"\non_batch_failure = \"dead_letter\"\nbatch_retries = 1",
+        "type = \"stdin\"",
+        "op = \"reduce_by_key\"\nfunction = \"faulty::sum_or_panic\"",
+    );
+    let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", &file]);
+    stdin.write_all(b"a 1\na 666\nb 2\n").unwrap();
+    stdin.flush().unwrap();
+    sluice.wait_for_log("were set aside as dead letters");
+    stdin.write_all(b"a 4\n").unwrap();
+    drop(stdin);
+    let done = sluice.finish();
+    // The run reports the failed batch; the stream went on after it.
+    done.expect_code(1);
+    assert!(done.stderr.contains("attempt 2 of 2"), "{}", done.stderr);
+    assert_eq!(
+        written(&dir),
+        [BTreeMap::from([("a".to_string(), json!(4))])]
+    );
+    let mut records: Vec<Value> = dead_letters(&dir)
+        .into_iter()
+        .map(|l| {
+            assert_eq!(l["stage"], "out");
+            assert!(
+                l["error"].as_str().unwrap().contains("refusing to add"),
+                "{l}"
+            );
+            l["record"].clone()
+        })
+        .collect();
+    records.sort_by_key(Value::to_string);
+    assert_eq!(records, [json!("a 1"), json!("a 666"), json!("b 2")]);
+}
