@@ -230,6 +230,68 @@ fn a_version_that_fails_its_first_batch_is_rolled_back_and_the_batch_rerun() {
 }
 
 #[test]
+fn a_version_that_fails_during_its_probation_is_rolled_back_after_good_batches() {
+    let dir = TempDir::new("probation");
+    let (good, fragile) = (
+        plugin_variant("tagged", ""),
+        plugin_variant("tagged", "times10,fragile"),
+    );
+    let live = live_copy(&dir, "tagged", &good);
+    let pipeline = tagged_pipeline(&dir, &live, "type = \"stdin\"", "100ms");
+    let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", "--watch", &pipeline]);
+    let mut feed = |line: &str| {
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    };
+    feed("one two");
+    sluice.wait_for_nonempty_batch();
+    replace_by_rename(&fragile, &live);
+    sluice.wait_for_log(&format!("version {} ready", version_of(&fragile)));
+    // Two good batches on the new version: it is still on probation (three by default).
+    feed("three");
+    sluice.wait_for_batch(
+        &|l| l.contains(&version_of(&fragile)) && records_in(l) == Some(1),
+        "a batch on the new version",
+    );
+    feed("four");
+    sluice.wait_for_batch(
+        &|l| l.contains(&version_of(&fragile)) && records_in(l) == Some(1),
+        "another",
+    );
+    feed("a fragile line");
+    let rolled_back = sluice.wait_for_log("rolled back to version");
+    assert!(rolled_back.contains("cannot take"), "{rolled_back}");
+    sluice.wait_for_nonempty_batch();
+    drop(stdin);
+    let done = sluice.finish();
+    done.expect_code(0);
+    // Nothing went to the dead letters: the batch ran again on the version before.
+    assert!(!dir.path().join("dead-letters").exists(), "{}", done.stderr);
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (_, word, tagged) in files_sink_pairs(&dir.path().join("out")) {
+        *counts
+            .entry((
+                word.as_str().unwrap().to_string(),
+                tagged["v"].as_str().unwrap().to_string(),
+            ))
+            .or_default() += tagged["n"].as_u64().unwrap();
+    }
+    let expected: BTreeMap<(String, String), u64> = [
+        ("one", "a", 1),
+        ("two", "a", 1),
+        ("three", "b", 10),
+        ("four", "b", 10),
+        ("a", "a", 1),
+        ("fragile", "a", 1),
+        ("line", "a", 1),
+    ]
+    .into_iter()
+    .map(|(w, v, n)| ((w.to_string(), v.to_string()), n))
+    .collect();
+    assert_eq!(counts, expected);
+}
+
+#[test]
 fn a_version_missing_a_function_is_refused_and_the_old_one_keeps_running() {
     let dir = TempDir::new("missing");
     let (good, missing) = (

@@ -281,3 +281,59 @@ fn with_on_batch_failure_dead_letter_a_failed_batch_is_set_aside_and_the_stream_
     records.sort_by_key(Value::to_string);
     assert_eq!(records, [json!("a 1"), json!("a 666"), json!("b 2")]);
 }
+
+#[test]
+fn a_sink_that_fails_leaves_no_other_sink_with_the_batch_and_the_restart_writes_both() {
+    let dir = TempDir::new("sinks-together");
+    let file = pipeline(
+        &dir,
+        "batch_interval = \"100ms\"\ncheckpoint_dir = \"checkpoints\"\nbatch_retries = 1",
+        "type = \"directory\"\npath = \"in\"",
+        "op = \"update_state_by_key\"\nfunction = \"faulty::total_or_panic\"",
+    );
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("\n[sinks.copy]\ninput = \"out\"\ntype = \"files\"\npath = \"copy\"\n");
+    std::fs::write(&file, text).unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    let mut sluice = Sluice::start(&["run", &file]);
+    sluice.wait_for_log("running pipeline");
+    drop_file(&dir, "f1.txt", "a 1\n");
+    sluice.wait_for_nonempty_batch();
+    // The second sink's directory becomes a file: it cannot write the next batch.
+    let copy = dir.path().join("copy");
+    std::fs::remove_dir_all(&copy).unwrap();
+    std::fs::write(&copy, "in the way").unwrap();
+    drop_file(&dir, "f2.txt", "a 2\n");
+    let done = sluice.finish();
+    assert_ne!(done.status.code(), Some(0), "{}", done.stderr);
+    assert!(done.stderr.contains("sink `copy`"), "{}", done.stderr);
+    // No batch after the failure is complete anywhere: the first sink's totals never
+    // run ahead of the second's.
+    let totals: Vec<Value> = written(&dir).iter().map(|b| b["a"].clone()).collect();
+    assert_eq!(totals.last(), Some(&json!(1)), "{}", done.stderr);
+    let staged: Vec<_> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(
+        staged.is_empty(),
+        "staged batches are discarded: {staged:?}"
+    );
+
+    std::fs::remove_file(&copy).unwrap();
+    let mut sluice = Sluice::start(&["run", &file]);
+    sluice.wait_for_log("computing journaled batch");
+    sluice.wait_for_nonempty_batch();
+    sluice.signal("TERM");
+    sluice.finish().expect_code(0);
+    let last = |sink: &str| {
+        let mut batches: BTreeMap<String, Value> = BTreeMap::new();
+        for (batch, _, value) in files_sink_pairs(&dir.path().join(sink)) {
+            batches.insert(batch, value);
+        }
+        batches.into_values().last()
+    };
+    assert_eq!(last("out"), Some(json!(3)));
+    assert_eq!(last("copy"), Some(json!(3)));
+}
