@@ -337,3 +337,93 @@ fn a_sink_that_fails_leaves_no_other_sink_with_the_batch_and_the_restart_writes_
     assert_eq!(last("out"), Some(json!(3)));
     assert_eq!(last("copy"), Some(json!(3)));
 }
+
+#[test]
+fn a_line_a_connection_broke_off_in_is_not_a_record() {
+    let dir = TempDir::new("torn-line");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let file = pipeline(
+        &dir,
+        "batch_interval = \"100ms\"",
+        &format!("type = \"socket\"\naddress = \"{address}\"\nreconnect = false"),
+        "op = \"reduce_by_key\"\nfunction = \"faulty::sum_or_panic\"",
+    );
+    let mut sluice = Sluice::start(&["run", &file]);
+    let (mut connection, _) = listener.accept().unwrap();
+    // A sender killed in the middle of its third line: "c 3" never ended.
+    connection.write_all(b"a 1\nb 2\nc 3").unwrap();
+    drop(connection);
+    sluice.wait_for_log("ended in the middle of a line (3 bytes without a newline)");
+    let done = sluice.finish();
+    done.expect_code(0);
+    let mut totals = BTreeMap::new();
+    for batch in written(&dir) {
+        totals.extend(batch);
+    }
+    assert_eq!(
+        totals,
+        BTreeMap::from([("a".to_string(), json!(1)), ("b".to_string(), json!(2))])
+    );
+}
+
+#[test]
+fn with_every_checkpoint_lost_a_restart_is_refused_unless_asked_to_start_again() {
+    let dir = TempDir::new("lost-checkpoints");
+    let file = stopping_pipeline(&dir, "sum_or_panic");
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    let mut sluice = Sluice::start(&["run", &file]);
+    sluice.wait_for_log("running pipeline");
+    drop_file(&dir, "f1.txt", "a 1\na 2\n");
+    sluice.wait_for_nonempty_batch();
+    sluice.wait_for_log("checkpoint of batch");
+    sluice.signal("TERM");
+    sluice.finish().expect_code(0);
+    let checkpoints = dir.path().join("checkpoints");
+    let files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&checkpoints)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "ck"))
+            .collect()
+    };
+    // Damaged, every one of them.
+    for ck in files() {
+        std::fs::write(&ck, b"not a checkpoint").unwrap();
+    }
+    let refused = Sluice::start(&["run", &file]).finish();
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        refused.stderr.contains("has no intact checkpoint, but its")
+            && refused.stderr.contains("are all damaged")
+            && refused.stderr.contains("--reset-state"),
+        "{}",
+        refused.stderr
+    );
+    // Deleted.
+    for ck in files() {
+        std::fs::remove_file(ck).unwrap();
+    }
+    let refused = Sluice::start(&["run", &file]).finish();
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        refused
+            .stderr
+            .contains("it held checkpoints (the first of batch"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(written(&dir).len(), 1, "nothing ran");
+    // Asked to, it starts again from nothing: the file is read again.
+    let mut sluice = Sluice::start(&["run", "--reset-state", &file]);
+    sluice.wait_for_nonempty_batch();
+    sluice.signal("TERM");
+    sluice.finish().expect_code(0);
+    assert_eq!(written(&dir).len(), 2);
+    let aside: Vec<_> = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("reset-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the old state is kept aside");
+}

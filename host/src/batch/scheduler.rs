@@ -228,6 +228,27 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_whose_journal_entry_cannot_be_written_is_marked_not_durable() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let fed = Fed::default();
+        fed.pending.lock().unwrap().0.push("on a full disk".into());
+        fed.pending.lock().unwrap().1 = true;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let scheduler = BatchScheduler::new(Duration::from_secs(1), clock.now_ms());
+        let journal = crate::checkpoint::Journal::on_a_full_disk();
+        clock.set(2_000);
+        let mut sources: Vec<Box<dyn Source>> = vec![Box::new(fed)];
+        scheduler.run(&*clock, &mut sources, &Shutdown::new(), &tx, Some(&journal));
+        let batch = rx.recv().unwrap();
+        assert_eq!(lines(&batch), 1);
+        let why = batch.not_durable.expect("the batch is marked");
+        assert!(
+            why.starts_with("cannot write the batch journal: No space left on device"),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn shutdown_cuts_what_was_received_at_once() {
         let clock = Arc::new(ManualClock::new(5_000));
         let fed = Fed::default();

@@ -139,6 +139,16 @@ impl Journal {
         file.sync_data()
     }
 
+    /// A journal whose every append fails as on a full disk (it writes to `/dev/full`),
+    /// for tests of what a failed append does.
+    #[cfg(test)]
+    pub fn on_a_full_disk() -> Journal {
+        Journal {
+            path: PathBuf::from("/dev/full"),
+            file: Mutex::new(OpenOptions::new().write(true).open("/dev/full").unwrap()),
+        }
+    }
+
     /// Drops the entries of batches at or before `until_ms` (a checkpoint covers them).
     pub fn compact(&self, until_ms: u64) -> std::io::Result<()> {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());

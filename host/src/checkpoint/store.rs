@@ -1,6 +1,8 @@
 //! Where checkpoints live: `checkpoint-<batch time>.ck` files in the checkpoint
 //! directory, each written to a temporary file, synced and renamed into place, the last
-//! few kept. Reading takes the newest one that is intact.
+//! few kept. Reading takes the newest one that is intact. The first checkpoint also
+//! leaves `first-checkpoint` (its batch time), so that a directory whose checkpoints
+//! were all lost is told apart from one that never had any.
 
 use super::Checkpoint;
 use anyhow::Context as _;
@@ -10,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 /// How many checkpoints are kept.
 pub const KEEP: usize = 3;
+
+/// The file that says a checkpoint was written here once.
+const FIRST: &str = "first-checkpoint";
 
 /// The checkpoint directory.
 pub struct CheckpointStore {
@@ -70,7 +75,54 @@ impl CheckpointStore {
         for old in self.files().into_iter().skip(KEEP) {
             let _ = std::fs::remove_file(old);
         }
+        let first = self.dir.join(FIRST);
+        if !first.exists() {
+            std::fs::write(&first, batch_time_ms.to_string())
+                .and_then(|()| File::open(&self.dir)?.sync_all())
+                .with_context(|| format!("cannot write {}", first.display()))?;
+        }
         Ok(path)
+    }
+
+    /// When there is no intact checkpoint: what shows there was state once (damaged
+    /// checkpoint files, or the record of a first checkpoint), if anything does.
+    pub fn lost_state(&self) -> Option<String> {
+        let files = self.files();
+        if !files.is_empty() {
+            return Some(format!(
+                "its {} checkpoints are all damaged ({})",
+                files.len(),
+                files
+                    .iter()
+                    .filter_map(|f| f.file_name()?.to_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let first = std::fs::read_to_string(self.dir.join(FIRST)).ok()?;
+        Some(format!(
+            "it held checkpoints (the first of batch {}) and none is left",
+            first.trim()
+        ))
+    }
+
+    /// Moves everything in the directory into a new `reset-<now_ms>/` in it (earlier
+    /// resets stay where they are) and returns where it went.
+    pub fn move_aside(&self, now_ms: u64) -> anyhow::Result<PathBuf> {
+        let aside = self.dir.join(format!("reset-{now_ms}"));
+        std::fs::create_dir(&aside)
+            .with_context(|| format!("cannot create {}", aside.display()))?;
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if entry.path() == aside || name.to_string_lossy().starts_with("reset-") {
+                continue;
+            }
+            std::fs::rename(entry.path(), aside.join(&name))
+                .with_context(|| format!("cannot move {} aside", entry.path().display()))?;
+        }
+        File::open(&self.dir)?.sync_all()?;
+        Ok(aside)
     }
 
     /// The batch time of the oldest checkpoint kept: recovery may fall back that far.

@@ -61,6 +61,11 @@ pub enum Command {
         /// stateful stages it holds state for (that state is dropped).
         #[arg(long)]
         allow_non_restored_state: bool,
+        /// Start again from nothing: the checkpoint directory's checkpoints, batch
+        /// journal and write-ahead logs are moved aside (to `reset-<time>/` in it), and
+        /// every source starts from its beginning.
+        #[arg(long)]
+        reset_state: bool,
         /// Serve the batch timeline, metrics and JSON API on this host:port (overrides
         /// `[pipeline] http`; port 0 picks a free one).
         #[arg(long, value_name = "ADDR", value_parser = http_address)]
@@ -135,6 +140,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
             partitions,
             watch,
             allow_non_restored_state,
+            reset_state,
             http,
         } => run(
             with_partitions(load(&file)?, partitions),
@@ -142,6 +148,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
                 watch: watch.then_some(WatchMode::Wasm),
                 engine: Options {
                     allow_non_restored_state,
+                    reset_state,
                 },
                 http,
                 status,

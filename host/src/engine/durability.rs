@@ -76,16 +76,36 @@ impl Durability {
         pipeline: &Pipeline,
         executor: &mut Executor,
         registry: &Registry,
-        allow_non_restored: bool,
+        options: super::Options,
     ) -> anyhow::Result<Self> {
         let store = CheckpointStore::open(&spec.dir)?;
+        if options.reset_state {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let aside = store.move_aside(now_ms)?;
+            tracing::warn!(
+                "--reset-state: starting from nothing; the checkpoints, batch journal and write-ahead logs that were in {} are in {} now",
+                spec.dir.display(),
+                aside.display()
+            );
+        }
         let (journal, entries) = Journal::open(&spec.dir)
             .with_context(|| format!("cannot open the batch journal in {}", spec.dir.display()))?;
         let mut positions = vec![Position::Start; pipeline.sources.len()];
         let mut restored = false;
         let mut after = None;
-        if let Some((checkpoint, path)) = store.latest() {
-            check_compatible(&checkpoint, pipeline, allow_non_restored)?;
+        let latest = store.latest();
+        if latest.is_none()
+            && let Some(lost) = store.lost_state()
+        {
+            anyhow::bail!(
+                "the checkpoint directory {} has no intact checkpoint, but {lost}; starting from empty state would compute everything again from the sources' beginnings. Restore a checkpoint there, or start with --reset-state to begin again from nothing",
+                spec.dir.display()
+            );
+        }
+        if let Some((checkpoint, path)) = latest {
+            check_compatible(&checkpoint, pipeline, options.allow_non_restored_state)?;
             let mut keys = 0;
             for snapshot in &checkpoint.stages {
                 let Some(index) = pipeline.stages.iter().position(|s| s.name == snapshot.name)

@@ -68,6 +68,8 @@ pub struct Prepared {
 pub struct Options {
     /// Resume from a checkpoint even if some of its stateful stages are gone.
     pub allow_non_restored_state: bool,
+    /// Move the checkpoint directory's contents aside and start from nothing.
+    pub reset_state: bool,
 }
 
 impl Prepared {
@@ -84,7 +86,7 @@ impl Prepared {
                 &pipeline,
                 &mut executor,
                 &registry,
-                options.allow_non_restored_state,
+                options,
             )?),
             None => None,
         };

@@ -48,6 +48,18 @@ impl Received {
     /// buffer from the start.
     pub fn with_wal(partitions: usize, mut wal: Wal, resume: WalPos) -> std::io::Result<Arc<Self>> {
         let end = wal.sync()?;
+        if end < resume {
+            // The journal says batches took records the log no longer holds: a restart
+            // from here would take records it never saw as new, and a sender that
+            // trusts the count would send again what was already processed.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the write-ahead log ends at segment {} byte {}, but the batch journal and checkpoint say batches took records up to segment {} byte {}: the log was truncated or removed; restore it, or start with --reset-state",
+                    end.segment, end.offset, resume.segment, resume.offset
+                ),
+            ));
+        }
         let pending = if resume < end {
             wal.read(resume, end, partitions)?
         } else {
@@ -200,10 +212,22 @@ pub enum ReadEnd {
     Stopped,
 }
 
+/// What to make of a last line without its newline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LastLine {
+    /// A record, at a clean end of stream (a file whose last line has no newline).
+    Keep,
+    /// Not a record: the stream broke in the middle of it (a connection that ended
+    /// mid-line), so it is counted and logged by the caller instead.
+    Torn,
+}
+
 /// Reads lines from `reader` into `received` until end of stream or an error. Lines
 /// are pushed as soon as the reader has no more buffered input, so a quiet stream's
 /// lines never wait for a full block, and a busy one's are pushed a block at a time.
-/// A final line without a newline counts. Invalid UTF-8 is replaced, not dropped.
+/// A last line without a newline is a record at a clean end with `LastLine::Keep`;
+/// otherwise (after a read error, or with `LastLine::Torn`) it is not, and its length
+/// in bytes is returned. Invalid UTF-8 is replaced, not dropped.
 ///
 /// Each line waits for a permit from `throttle` first. While it waits, the lines read
 /// so far are in `received` and nothing is read, so the sender is held back by the
@@ -213,7 +237,8 @@ pub fn read_lines<R: Read>(
     received: &Received,
     throttle: &mut Throttle<'_>,
     stopping: &AtomicBool,
-) -> (u64, ReadEnd) {
+    last_line: LastLine,
+) -> (u64, ReadEnd, usize) {
     let mut block = Records::new();
     let mut line = Vec::new();
     let mut count = 0u64;
@@ -244,12 +269,17 @@ pub fn read_lines<R: Read>(
             Err(e) => break ReadEnd::Error(e),
         }
     };
+    let mut torn = 0;
     if !line.is_empty() {
-        push_line(&mut block, &line);
-        count += 1;
+        if matches!(end, ReadEnd::Eof) && last_line == LastLine::Keep {
+            push_line(&mut block, &line);
+            count += 1;
+        } else {
+            torn = line.len();
+        }
     }
     received.push(&block);
-    (count, end)
+    (count, end, torn)
 }
 
 fn push_line(block: &mut Records, line: &[u8]) {
@@ -265,12 +295,55 @@ mod tests {
 
     fn read_all(text: &[u8], capacity: usize, received: &Received) -> (u64, ReadEnd) {
         let limit = RateLimit::unlimited();
-        read_lines(
+        let (count, end, torn) = read_lines(
             &mut BufReader::with_capacity(capacity, text),
             received,
             &mut Throttle::new(&limit),
             &AtomicBool::new(false),
-        )
+            LastLine::Keep,
+        );
+        assert_eq!(torn, 0);
+        (count, end)
+    }
+
+    /// A reader that gives `text`, then fails as a reset connection does.
+    struct Resets<'a>(&'a [u8]);
+
+    impl Read for Resets<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::from(ErrorKind::ConnectionReset));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_line_cut_off_by_the_end_of_a_connection_is_not_a_record() {
+        let limit = RateLimit::unlimited();
+        let run = |reader: &mut dyn Read, last_line| {
+            let received = Received::new(1);
+            let (count, end, torn) = read_lines(
+                &mut BufReader::new(reader),
+                &received,
+                &mut Throttle::new(&limit),
+                &AtomicBool::new(false),
+                last_line,
+            );
+            let (parts, _) = received.take();
+            (count, end, torn, parts[0].len())
+        };
+        // A reset in the middle of a line: the part before it is not a record.
+        let (count, end, torn, kept) = run(&mut Resets(b"whole 1\nhalf a li"), LastLine::Keep);
+        assert_eq!((count, torn, kept), (1, 9, 1));
+        assert!(matches!(end, ReadEnd::Error(_)));
+        // A socket that closes mid-line (a sender killed while writing) is torn too.
+        let (count, end, torn, kept) = run(&mut &b"whole 1\nhalf"[..], LastLine::Torn);
+        assert_eq!((count, torn, kept), (1, 4, 1));
+        assert!(matches!(end, ReadEnd::Eof));
     }
 
     #[test]
@@ -304,17 +377,40 @@ mod tests {
     }
 
     #[test]
+    fn a_log_shorter_than_the_journal_says_is_an_error_not_a_fresh_start() {
+        let dir = std::env::temp_dir().join(format!("sluice-received-gap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // The journal says a batch took the log up to byte 4096 of segment 3; the log
+        // was removed and starts again empty.
+        let wal = Wal::open(&dir).unwrap();
+        let resume = WalPos {
+            segment: 3,
+            offset: 4096,
+        };
+        let error = Received::with_wal(1, wal, resume).err().expect("refused");
+        let message = error.to_string();
+        assert!(
+            message.contains("segment 0 byte 8")
+                && message.contains("segment 3 byte 4096")
+                && message.contains("--reset-state"),
+            "{message}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_rate_limited_read_hands_over_what_it_read_before_it_waits() {
         // 1 record per second with a burst of one: the second line must wait a second.
         // The first must already be in the buffer by then.
         let limit = RateLimit::new(Some(1));
         let received = Received::new(1);
         let stop = AtomicBool::new(true);
-        let (count, end) = read_lines(
+        let (count, end, _) = read_lines(
             &mut BufReader::new(&b"first\nsecond\n"[..]),
             &received,
             &mut Throttle::new(&limit),
             &stop,
+            LastLine::Keep,
         );
         assert_eq!(count, 1);
         assert!(matches!(end, ReadEnd::Stopped));

@@ -3,7 +3,7 @@
 //! the stream is finite (`reconnect = false`). Under a rate limit it stops reading
 //! while it waits, so TCP holds the sender back.
 
-use super::received::{ReadEnd, Received, read_lines};
+use super::received::{LastLine, ReadEnd, Received, read_lines};
 use super::{Source, SourceBatch, SourceHandle};
 use crate::checkpoint::Descriptor;
 use crate::rate::Throttle;
@@ -117,6 +117,7 @@ impl Receiver {
         let mut backoff = FIRST_BACKOFF;
         // One throttle for the receiver's life: a reconnect does not reset the rate.
         let mut throttle = Throttle::new(self.handle.limit());
+        let mut torn_lines = 0u64;
         while !self.stopping.load(Ordering::SeqCst) {
             let stream = match TcpStream::connect(&self.address) {
                 Ok(stream) => stream,
@@ -148,13 +149,24 @@ impl Receiver {
             if self.stopping.load(Ordering::SeqCst) {
                 let _ = reader_stream.shutdown(NetShutdown::Both);
             }
-            let (lines, end) = read_lines(
+            // A connection that ends mid-line was cut off (a sender killed while
+            // writing, a reset): the part of a line it carried is not a record.
+            let (lines, end, torn) = read_lines(
                 &mut BufReader::with_capacity(256 << 10, reader_stream),
                 &self.received,
                 &mut throttle,
                 &self.stopping,
+                LastLine::Torn,
             );
             *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            if torn > 0 {
+                torn_lines += 1;
+                tracing::warn!(
+                    "source `{}`: the connection to {} ended in the middle of a line ({torn} bytes without a newline); it is not a record ({torn_lines} such lines so far)",
+                    self.name,
+                    self.address
+                );
+            }
             if self.stopping.load(Ordering::SeqCst) {
                 break;
             }

@@ -1,7 +1,7 @@
 //! `type = "stdin"`: lines from standard input until end of file. Under a rate limit
 //! it stops reading while it waits, so a full pipe holds the writer back.
 
-use super::received::{ReadEnd, Received, read_lines};
+use super::received::{LastLine, ReadEnd, Received, read_lines};
 use super::{Source, SourceBatch, SourceHandle};
 use crate::checkpoint::Descriptor;
 use crate::rate::Throttle;
@@ -27,12 +27,18 @@ impl StdinSource {
             .spawn(move || {
                 // Never raised: the thread is not joined (see above).
                 let never = AtomicBool::new(false);
-                let (lines, end) = read_lines(
+                let (lines, end, torn) = read_lines(
                     &mut BufReader::with_capacity(256 << 10, std::io::stdin()),
                     &filling,
                     &mut Throttle::new(limits.limit()),
                     &never,
+                    LastLine::Keep,
                 );
+                if torn > 0 {
+                    tracing::warn!(
+                        "source stdin: input broke off in the middle of a line ({torn} bytes without a newline); it is not a record"
+                    );
+                }
                 match end {
                     ReadEnd::Eof => {
                         tracing::info!("source stdin: end of input after {lines} lines")

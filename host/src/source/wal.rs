@@ -83,12 +83,41 @@ fn blocks(bytes: &[u8]) -> (Vec<(u64, u32, Records)>, usize) {
     (out, at.min(bytes.len()))
 }
 
+/// Creates a segment whose header says `received` records came before it. The header
+/// is written under a temporary name and renamed, so that a crash never leaves a
+/// segment without its count.
 fn new_segment(dir: &Path, segment: u64, received: u64) -> std::io::Result<BufWriter<File>> {
-    let mut file = File::create(segment_path(dir, segment))?;
+    let path = segment_path(dir, segment);
+    let temp = path.with_extension("wal.tmp");
+    let mut file = File::create(&temp)?;
     file.write_all(&received.to_le_bytes())?;
     file.sync_all()?;
+    std::fs::rename(&temp, &path)?;
     File::open(dir)?.sync_all()?;
+    file.seek(SeekFrom::End(0))?;
     Ok(BufWriter::with_capacity(1 << 20, file))
+}
+
+/// Records received before `segment` ended: its header's count plus its blocks'.
+fn received_through(dir: &Path, segment: u64) -> std::io::Result<u64> {
+    let bytes = std::fs::read(segment_path(dir, segment))?;
+    let Some(header) = bytes.get(..SEGMENT_HEADER as usize) else {
+        return Err(damaged(format!(
+            "segment {} has no header",
+            segment_path(dir, segment).display()
+        )));
+    };
+    let before = u64::from_le_bytes(header.try_into().expect("8 bytes"));
+    Ok(before
+        + blocks(&bytes)
+            .0
+            .iter()
+            .map(|(_, _, r)| r.len() as u64)
+            .sum::<u64>())
+}
+
+fn damaged(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
 }
 
 impl Wal {
@@ -110,8 +139,22 @@ impl Wal {
         let mut bytes = Vec::new();
         File::open(&path)?.read_to_end(&mut bytes)?;
         if bytes.len() < SEGMENT_HEADER as usize {
-            // A crash while the segment was being created: start it again.
-            let received = 0;
+            // A segment without its header (a crash while it was created by an older
+            // sluice, which wrote it in place): start it again with the count the
+            // segment before it ends on, which must still be there.
+            let received = match last {
+                0 => 0,
+                _ => received_through(dir, last - 1).map_err(|e| {
+                    damaged(format!(
+                        "write-ahead log {}: segment {last} has no header and the count before it cannot be read ({e}); restore the log, or start with --reset-state",
+                        dir.display()
+                    ))
+                })?,
+            };
+            tracing::warn!(
+                "write-ahead log {}: segment {last} had no header (a crash while it was created); it starts again after {received} records",
+                dir.display()
+            );
             return Ok(Wal {
                 dir: dir.to_path_buf(),
                 writer: new_segment(dir, last, received)?,
@@ -199,12 +242,36 @@ impl Wal {
         self.writer.flush()?;
         let n = partitions.max(1);
         let mut parts = vec![Records::new(); n];
-        for segment in segments(&self.dir)
-            .into_iter()
-            .filter(|s| (from.segment..=to.segment).contains(s))
-        {
-            let bytes = std::fs::read(segment_path(&self.dir, segment))?;
-            for (offset, partition, records) in blocks(&bytes).0 {
+        if from >= to {
+            return Ok(parts);
+        }
+        for segment in from.segment..=to.segment {
+            let path = segment_path(&self.dir, segment);
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && segment == to.segment
+                        && to.offset <= SEGMENT_HEADER =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    return Err(damaged(format!(
+                        "write-ahead log segment {} is gone ({e}), but records from {from:?} to {to:?} are needed from it",
+                        path.display()
+                    )));
+                }
+            };
+            let (found, valid) = blocks(&bytes);
+            if segment == to.segment && (valid as u64) < to.offset {
+                return Err(damaged(format!(
+                    "write-ahead log segment {} ends at byte {valid}, but records up to byte {} are needed from it (it was truncated or damaged)",
+                    path.display(),
+                    to.offset
+                )));
+            }
+            for (offset, partition, records) in found {
                 let at = WalPos { segment, offset };
                 if at >= from && at < to {
                     parts[partition as usize % n].append(&records);
@@ -273,6 +340,64 @@ mod tests {
         assert_eq!(
             wal.read(second, third, 2).unwrap(),
             vec![Records::new(), lines(&["e"])]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_segment_left_without_its_header_keeps_the_count_of_the_one_before() {
+        let dir = std::env::temp_dir().join(format!("sluice-wal-headless-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut wal = Wal::open(&dir).unwrap();
+        wal.append(0, &lines(&["a", "b", "c"])).unwrap();
+        let end = wal.sync().unwrap();
+        drop(wal);
+        // A crash after the next segment was created, before its header was written.
+        File::create(segment_path(&dir, 1)).unwrap();
+        let mut wal = Wal::open(&dir).unwrap();
+        assert_eq!(wal.received(), 3, "the count does not start again at 0");
+        wal.append(0, &lines(&["d"])).unwrap();
+        let after = wal.sync().unwrap();
+        // Truncating before the new segment keeps the count.
+        wal.truncate_before(after);
+        drop(wal);
+        let mut wal = Wal::open(&dir).unwrap();
+        assert_eq!(wal.received(), 4);
+        // The range in the deleted segment is now reported missing, not read as empty.
+        let error = wal
+            .read(
+                WalPos {
+                    segment: 0,
+                    offset: SEGMENT_HEADER,
+                },
+                end,
+                1,
+            )
+            .unwrap_err();
+        assert!(error.to_string().contains("is gone"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_truncated_segment_is_an_error_for_the_range_it_lost() {
+        let dir = std::env::temp_dir().join(format!("sluice-wal-short-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut wal = Wal::open(&dir).unwrap();
+        let start = wal.position();
+        wal.append(0, &lines(&["a", "b"])).unwrap();
+        let end = wal.sync().unwrap();
+        drop(wal);
+        let file = OpenOptions::new()
+            .write(true)
+            .open(segment_path(&dir, 0))
+            .unwrap();
+        file.set_len(SEGMENT_HEADER + 4).unwrap();
+        drop(file);
+        let mut wal = Wal::open(&dir).unwrap();
+        let error = wal.read(start, end, 1).unwrap_err();
+        assert!(
+            error.to_string().contains("truncated or damaged"),
+            "{error}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
