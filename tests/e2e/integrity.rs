@@ -427,3 +427,69 @@ fn with_every_checkpoint_lost_a_restart_is_refused_unless_asked_to_start_again()
         .collect();
     assert_eq!(aside.len(), 1, "the old state is kept aside");
 }
+
+#[test]
+fn a_graceful_stop_under_a_backlog_says_how_many_batches_are_left_and_finishes_them() {
+    let dir = TempDir::new("drain");
+    // Each batch takes longer than the interval: batches queue.
+    let file = dir.write(
+        "drain.toml",
+        &format!(
+            r#"
+[pipeline]
+batch_interval = "100ms"
+partitions = 1
+
+[plugins.slow]
+path = {wasm}
+
+[sources.lines]
+type = "generator"
+rate = 4000
+words_per_line = 1
+
+[stages.crawled]
+input = "lines"
+op = "map"
+function = "slow::crawl"
+
+[stages.n]
+input = "crawled"
+op = "count"
+
+[sinks.out]
+input = "n"
+type = "files"
+path = "out"
+"#,
+            wasm = toml_path(&plugin_wasm("slow")),
+        ),
+    );
+    let mut sluice = Sluice::start(&["run", file.to_str().unwrap()]);
+    let delay = |line: &str| -> Option<u64> {
+        let rest = &line[line.find("scheduling delay ")? + 17..];
+        rest.split(' ').next()?.parse().ok()
+    };
+    sluice.wait_for_batch(&|l| delay(l).is_some_and(|d| d >= 600), "a backlog");
+    sluice.signal("TERM");
+    let line = sluice.wait_for_log("queued batches to finish");
+    let left: usize = line[line.find("stopping: ").unwrap() + 10..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(left >= 2, "{line}");
+    assert!(
+        line.contains("about ") && line.contains(" ms per batch"),
+        "{line}"
+    );
+    let done = sluice.finish();
+    done.expect_code(0);
+    let after = &done.stderr[done.stderr.find("queued batches to finish").unwrap()..];
+    let finished = after.lines().filter(|l| records_in(l).is_some()).count();
+    assert!(
+        finished >= left,
+        "{left} announced, {finished} finished:\n{after}"
+    );
+}

@@ -63,6 +63,40 @@ pub struct Prepared {
     committers: Vec<Option<Arc<dyn source::Committer>>>,
 }
 
+/// Tells how a graceful stop's drain goes: how many batches are left and, from the
+/// mean processing time so far, about how long they take; again every 5 seconds.
+#[derive(Default)]
+struct Drain {
+    last: Option<Instant>,
+}
+
+impl Drain {
+    fn report(&mut self, left: usize, summary: &RunSummary, journaled: bool) {
+        if self
+            .last
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(5))
+        {
+            return;
+        }
+        let mean = summary
+            .processing_time
+            .checked_div(summary.batches.max(1) as u32)
+            .unwrap_or_default();
+        let estimate = mean * left as u32;
+        tracing::info!(
+            "stopping: {left} queued batches to finish, about {:.1} s at {} ms per batch so far (interrupt again to exit now{})",
+            estimate.as_secs_f64(),
+            mean.as_millis(),
+            if journaled {
+                "; the unfinished ones stay journaled for the next start"
+            } else {
+                "; without checkpoint_dir the unfinished ones are lost"
+            }
+        );
+        self.last = Some(Instant::now());
+    }
+}
+
 /// How to start.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
@@ -227,11 +261,15 @@ impl Prepared {
             tracing::error!("stopping: {reason}");
             shutdown.raise();
         }
+        let mut drain = Drain::default();
         for input in queue.iter() {
             if self.stopped.is_some() {
                 // Journaled, not processed: a restart runs it.
                 summary.not_run += 1;
                 continue;
+            }
+            if shutdown.is_raised() && self.stopped.is_none() {
+                drain.report(queue.len() + 1, &summary, self.durability.is_some());
             }
             // Between two batches: the only place a plugin version changes.
             self.apply_swaps();
