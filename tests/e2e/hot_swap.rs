@@ -292,6 +292,68 @@ fn a_version_that_fails_during_its_probation_is_rolled_back_after_good_batches()
 }
 
 #[test]
+fn after_a_crash_the_version_that_was_live_runs_not_the_rolled_back_file() {
+    let dir = TempDir::new("rollback-crash");
+    let (good, broken) = (
+        plugin_variant("tagged", ""),
+        plugin_variant("tagged", "broken"),
+    );
+    let live = live_copy(&dir, "tagged", &good);
+    let pipeline = tagged_pipeline(&dir, &live, "type = \"stdin\"", "100ms");
+    let text = std::fs::read_to_string(&pipeline).unwrap().replace(
+        "[pipeline]\n",
+        "[pipeline]\ncheckpoint_dir = \"checkpoints\"\ncheckpoint_interval = 1\n",
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    let chunks = [random_lines(300, 7), random_lines(300, 8)];
+    let feed = |stdin: &mut std::process::ChildStdin, lines: &[String]| {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    };
+    let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", "--watch", &pipeline]);
+    sluice.wait_for_log("running pipeline");
+    replace_by_rename(&broken, &live);
+    sluice.wait_for_log(&format!("version {} ready", version_of(&broken)));
+    feed(&mut stdin, &chunks[0]);
+    sluice.wait_for_log("rolled back to version");
+    let rerun = sluice.wait_for_nonempty_batch();
+    assert_eq!(rerun, 300);
+    let batch = sluice.wait_for_log_where(&|l| records_in(l) == Some(300), "the batch run again");
+    let time = batch[batch.find("batch ").unwrap() + 6..]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    sluice.wait_for_log(&format!("checkpoint of batch {time} written"));
+    sluice.signal("KILL");
+    sluice.finish();
+
+    // The file is still the broken version: the restart runs the good one instead.
+    let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", "--watch", &pipeline]);
+    let line = sluice.wait_for_log("which failed and was rolled back before the restart");
+    assert!(
+        line.contains(&format!("running version {}", version_of(&good))),
+        "{line}"
+    );
+    feed(&mut stdin, &chunks[1]);
+    sluice.wait_for_nonempty_batch();
+    drop(stdin);
+    let done = sluice.finish();
+    done.expect_code(0);
+    assert!(!dir.path().join("dead-letters").exists(), "{}", done.stderr);
+    let all: Vec<&String> = chunks.iter().flatten().collect();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, word, tagged) in files_sink_pairs(&dir.path().join("out")) {
+        assert_eq!(tagged["v"], "a");
+        *counts
+            .entry(word.as_str().unwrap().to_string())
+            .or_default() += tagged["n"].as_u64().unwrap();
+    }
+    assert_eq!(counts, count_words(&all));
+}
+
+#[test]
 fn a_version_missing_a_function_is_refused_and_the_old_one_keeps_running() {
     let dir = TempDir::new("missing");
     let (good, missing) = (

@@ -11,11 +11,14 @@
 //!   recomputed batch writes exactly what it wrote before.
 //! - [`recovery`]: putting a checkpoint back: state (at any partition count), source
 //!   positions, and the check that the pipeline can still serve it.
+//! - [`PluginLog`]: which plugin version is live and which were rolled back, with the
+//!   live versions' modules, so that a restart runs what was live.
 //!
 //! `docs/checkpoints.md` documents the on-disk formats.
 
 mod format;
 mod journal;
+mod plugins;
 pub mod recovery;
 mod snapshot;
 mod store;
@@ -24,5 +27,6 @@ pub use format::{
     CHECKPOINT_FORMAT, Checkpoint, Position, SourcePosition, StageSnapshot, StateSnapshot,
 };
 pub use journal::{Descriptor, Journal, JournalEntry};
+pub use plugins::{PluginLog, PluginRecord};
 pub use snapshot::{RecordsBlob, snapshot_state};
 pub use store::{CheckpointStore, KEEP};

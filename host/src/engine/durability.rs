@@ -42,6 +42,22 @@ pub struct Durability {
     pub resume_after: Option<u64>,
 }
 
+/// Moves the checkpoint directory's contents aside (`--reset-state`): the run starts
+/// from nothing.
+pub fn reset(spec: &CheckpointSpec) -> anyhow::Result<()> {
+    let store = CheckpointStore::open(&spec.dir)?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let aside = store.move_aside(now_ms)?;
+    tracing::warn!(
+        "--reset-state: starting from nothing; the checkpoints, batch journal, write-ahead logs and plugin versions that were in {} are in {} now",
+        spec.dir.display(),
+        aside.display()
+    );
+    Ok(())
+}
+
 /// A hash of the pipeline file's text, to tell whether a checkpoint came from this one.
 pub fn pipeline_hash(pipeline: &Pipeline) -> String {
     let text = std::fs::read(&pipeline.file).unwrap_or_default();
@@ -79,17 +95,6 @@ impl Durability {
         options: super::Options,
     ) -> anyhow::Result<Self> {
         let store = CheckpointStore::open(&spec.dir)?;
-        if options.reset_state {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            let aside = store.move_aside(now_ms)?;
-            tracing::warn!(
-                "--reset-state: starting from nothing; the checkpoints, batch journal and write-ahead logs that were in {} are in {} now",
-                spec.dir.display(),
-                aside.display()
-            );
-        }
         let (journal, entries) = Journal::open(&spec.dir)
             .with_context(|| format!("cannot open the batch journal in {}", spec.dir.display()))?;
         let mut positions = vec![Position::Start; pipeline.sources.len()];

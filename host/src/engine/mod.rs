@@ -16,6 +16,7 @@ mod listener;
 mod observe;
 mod report;
 mod swapping;
+mod versions;
 
 pub use executor::{BatchResult, Executor, Materialized, PendingChanges, StageMetrics};
 pub use listener::{BatchListener, CompletedBatch, PluginCalls, RunInfo};
@@ -61,6 +62,10 @@ pub struct Prepared {
     dead_letters: Option<FilesSink>,
     /// Per source, what to tell when a batch it fed is complete (Kafka offset commits).
     committers: Vec<Option<Arc<dyn source::Committer>>>,
+    /// The record of live and rolled-back plugin versions (with a checkpoint directory).
+    plugin_log: Option<crate::checkpoint::PluginLog>,
+    /// Versions on disk that were rolled back before a restart: kept out by hot swap.
+    refused_at_start: Vec<String>,
 }
 
 /// Tells how a graceful stop's drain goes: how many batches are left and, from the
@@ -112,7 +117,12 @@ impl Prepared {
     /// pipeline that fails here has consumed no input.
     pub fn new(pipeline: Pipeline, options: Options) -> anyhow::Result<Self> {
         let runtime = Arc::new(Runtime::new().context("cannot start the WebAssembly runtime")?);
-        let registry = Registry::load(&pipeline, &runtime)?;
+        if let (true, Some(spec)) = (options.reset_state, &pipeline.checkpoint) {
+            durability::reset(spec)?;
+        }
+        let recovered =
+            versions::recover(&pipeline, Registry::load(&pipeline, &runtime)?, &runtime)?;
+        let registry = recovered.registry;
         let mut executor = Executor::new(&pipeline, &registry);
         let durability = match &pipeline.checkpoint {
             Some(spec) => Some(Durability::open(
@@ -144,17 +154,18 @@ impl Prepared {
             completed: None,
             dead_letters: None,
             committers: Vec::new(),
+            plugin_log: recovered.log,
+            refused_at_start: recovered.refused,
         })
     }
 
     /// Watches the pipeline's plugins and swaps in new versions while it runs.
     pub fn watch(&mut self, mode: WatchMode) -> anyhow::Result<()> {
-        self.hot_swap = Some(HotSwap::start(
-            &self.pipeline,
-            self.runtime.clone(),
-            &self.registry,
-            mode,
-        )?);
+        let hot_swap = HotSwap::start(&self.pipeline, self.runtime.clone(), &self.registry, mode)?;
+        for hash in &self.refused_at_start {
+            hot_swap.refuse(hash);
+        }
+        self.hot_swap = Some(hot_swap);
         Ok(())
     }
 

@@ -95,6 +95,7 @@ impl Prepared {
         }
         self.executor.rebind(&name, &new);
         self.registry = self.registry.with(&name, new.clone());
+        self.record_live(&new);
         let (previous, states_before) = match earlier {
             Some(earlier) => {
                 let mut states = earlier.states_before;
@@ -126,6 +127,19 @@ impl Prepared {
             request.build_time.as_millis(),
             request.compile_time.as_millis(),
         );
+    }
+
+    /// Records `version` as the live one of its plugin, for a restart.
+    fn record_live(&mut self, version: &Arc<PluginVersion>) {
+        if let Some(log) = &mut self.plugin_log
+            && let Err(e) = log.set_live(version)
+        {
+            tracing::error!(
+                "cannot record that plugin `{}` version {} is live ({e:#}); a restart may run the file's version instead",
+                version.name(),
+                version.hash()
+            );
+        }
     }
 
     /// The content hashes of the versions on probation.
@@ -208,6 +222,17 @@ impl Prepared {
         if let Some(hot_swap) = &self.hot_swap {
             hot_swap.refuse(&probation.hash);
         }
+        if let Some(log) = &mut self.plugin_log
+            && let Err(e) = log.refuse(&probation.plugin, &probation.hash)
+        {
+            tracing::error!(
+                "cannot record that plugin `{}` version {} was rolled back ({e:#}); a restart could run it again",
+                probation.plugin,
+                probation.hash
+            );
+        }
+        let previous = probation.previous.clone();
+        self.record_live(&previous);
         tracing::warn!(
             "plugin `{}` version {} failed on batch {time_ms} ({error}); rolled back to version {} and running the batch again",
             probation.plugin,

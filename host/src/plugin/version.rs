@@ -35,7 +35,8 @@ pub struct PluginVersion {
     pub(super) limits: Limits,
     pub(super) engine: Engine,
     pub(super) pre: InstancePre<HostState>,
-    size: usize,
+    /// The module as loaded: kept so that recovery can run this very version again.
+    bytes: Arc<[u8]>,
     idle: Mutex<Vec<PluginInstance>>,
     stats: CallStats,
 }
@@ -108,7 +109,7 @@ impl PluginVersion {
             limits,
             engine: runtime.engine.clone(),
             pre,
-            size: bytes.len(),
+            bytes: Arc::from(bytes),
             idle: Mutex::new(Vec::new()),
             stats: CallStats::default(),
         })
@@ -124,9 +125,14 @@ impl PluginVersion {
         &self.hash
     }
 
+    /// The module's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// The module's size in bytes.
     pub fn size(&self) -> usize {
-        self.size
+        self.bytes.len()
     }
 
     /// The functions the plugin exports.
