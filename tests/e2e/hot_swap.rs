@@ -380,6 +380,106 @@ fn a_version_missing_a_function_is_refused_and_the_old_one_keeps_running() {
 }
 
 #[test]
+fn a_crash_after_a_migrating_swap_migrates_the_checkpointed_state_at_restart() {
+    let dir = TempDir::new("migrate-crash");
+    let (v1, v2) = (
+        plugin_variant("counter", ""),
+        plugin_variant("counter", "v2"),
+    );
+    let live = live_copy(&dir, "counter", &v1);
+    let incoming = dir.path().join("in");
+    std::fs::create_dir(&incoming).unwrap();
+    let pipeline = dir.write(
+        "counter.toml",
+        &format!(
+            r#"
+[pipeline]
+batch_interval = "100ms"
+partitions = 2
+checkpoint_dir = "checkpoints"
+checkpoint_interval = 100000
+
+[plugins.wordcount]
+path = {wordcount}
+
+[plugins.counter]
+path = {counter}
+
+[sources.lines]
+type = "directory"
+path = "in"
+
+[stages.words]
+input = "lines"
+op = "flat_map"
+function = "wordcount::split_words"
+
+[stages.totals]
+input = "words"
+op = "update_state_by_key"
+function = "counter::tally"
+
+[sinks.out]
+input = "totals"
+type = "files"
+path = "out"
+"#,
+            wordcount = toml_path(&plugin_wasm("wordcount")),
+            counter = toml_path(&live)
+        ),
+    );
+    let pipeline = pipeline.to_str().unwrap();
+    let files = [random_lines(500, 11), random_lines(500, 12)];
+    let drop_file = |i: usize| {
+        let staged = dir.path().join(format!(".f{i}"));
+        let text: String = files[i].iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&staged, text).unwrap();
+        std::fs::rename(&staged, incoming.join(format!("f{i}.txt"))).unwrap();
+    };
+    // Version 1 counts the first file; a graceful stop checkpoints its state.
+    let mut sluice = Sluice::start(&["run", pipeline]);
+    sluice.wait_for_log("running pipeline");
+    drop_file(0);
+    sluice.wait_for_nonempty_batch();
+    sluice.signal("TERM");
+    sluice.finish().expect_code(0);
+    // Version 2 is swapped in (migrating), counts the second file, and the process is
+    // killed before any checkpoint holds the migrated state.
+    let mut sluice = Sluice::start(&["run", "--watch", pipeline]);
+    sluice.wait_for_log("running pipeline");
+    replace_by_rename(&v2, &live);
+    let swapped = sluice.wait_for_log("swapped plugin `counter`");
+    assert!(swapped.contains("migrated the state of"), "{swapped}");
+    drop_file(1);
+    sluice.wait_for_nonempty_batch();
+    sluice.signal("KILL");
+    sluice.finish();
+    // The restart migrates the checkpoint's version-1 state before it runs version 2.
+    let mut sluice = Sluice::start(&["run", pipeline]);
+    let restored = sluice.wait_for_log("at the checkpoint and is");
+    assert!(
+        restored.contains("migrated by its migrate_state"),
+        "{restored}"
+    );
+    sluice.wait_for_log("computing journaled batch");
+    sluice.wait_for_nonempty_batch();
+    sluice.signal("TERM");
+    let done = sluice.finish();
+    done.expect_code(0);
+    assert!(done.stderr.contains("(0 failed)"), "{}", done.stderr);
+    let mut last: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for (batch, word, tally) in files_sink_pairs(&dir.path().join("out")) {
+        if let Some(total) = tally["total"].as_u64() {
+            last.entry(batch)
+                .or_default()
+                .insert(word.as_str().unwrap().to_string(), total);
+        }
+    }
+    let all: Vec<&String> = files.iter().flatten().collect();
+    assert_eq!(last.into_values().last().unwrap(), count_words(&all));
+}
+
+#[test]
 fn state_is_kept_across_a_swap_and_migrated_to_the_new_encoding() {
     let dir = TempDir::new("migrate");
     let (v1, v2) = (

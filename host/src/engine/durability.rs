@@ -9,8 +9,9 @@ use crate::checkpoint::{
 };
 use crate::config::{CheckpointSpec, Pipeline};
 use crate::engine::Executor;
-use crate::plugin::Registry;
+use crate::plugin::{PluginVersion, Registry};
 use crate::source::Received;
+use crate::swap::migrate::{migrate, migrate_function};
 use anyhow::Context as _;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -62,6 +63,45 @@ pub fn reset(spec: &CheckpointSpec) -> anyhow::Result<()> {
 pub fn pipeline_hash(pipeline: &Pipeline) -> String {
     let text = std::fs::read(&pipeline.file).unwrap_or_default();
     format!("{:016x}", xxh3_64(&text))
+}
+
+/// Migrates the restored state of every keyed stage whose function `version` (not the
+/// version the checkpoint was written with) serves and has a `#[migrate_state]` for,
+/// as a swap to it would have: a crash after a migrating swap and before the next
+/// checkpoint leaves the checkpoint's state in the old encoding. Returns the keys
+/// migrated.
+fn migrate_restored(
+    executor: &mut Executor,
+    version: &Arc<PluginVersion>,
+) -> anyhow::Result<usize> {
+    let mut migrated = 0;
+    for index in 0..executor.stages().len() {
+        let stage = &executor.stages()[index];
+        let Some(function) = stage
+            .function
+            .as_ref()
+            .filter(|f| f.plugin.name() == version.name())
+        else {
+            continue;
+        };
+        let (Some(migration), Some(keyed)) = (
+            migrate_function(version, &function.function),
+            executor.state(index).keyed(),
+        ) else {
+            continue;
+        };
+        let state = migrate(stage, &migration, keyed).with_context(|| {
+            format!(
+                "migrating the restored state of stage `{}` to plugin `{}` version {}",
+                stage.name,
+                version.name(),
+                version.hash()
+            )
+        })?;
+        migrated += state.len();
+        executor.replace_state(index, crate::state::StageState::Keyed(state));
+    }
+    Ok(migrated)
 }
 
 /// Moves a source's position past a batch it gave `descriptor` to.
@@ -132,9 +172,15 @@ impl Durability {
             }
             for (name, hash) in &checkpoint.plugins {
                 if let Some(now) = registry.get(name).filter(|v| v.hash() != hash) {
+                    let migrated = migrate_restored(executor, now)?;
                     tracing::info!(
-                        "plugin `{name}` was version {hash} at the checkpoint and is {} now; its state carries over",
-                        now.hash()
+                        "plugin `{name}` was version {hash} at the checkpoint and is {} now; its state carries over{}",
+                        now.hash(),
+                        if migrated > 0 {
+                            format!(", migrated by its migrate_state ({migrated} keys)")
+                        } else {
+                            String::new()
+                        }
                     );
                 }
             }
