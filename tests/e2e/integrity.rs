@@ -493,3 +493,49 @@ path = "out"
         "{left} announced, {finished} finished:\n{after}"
     );
 }
+
+#[test]
+fn without_a_wal_recovery_keeps_written_batches_and_counts_exactly_what_it_cannot_restore() {
+    let dir = TempDir::new("no-wal");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let file = pipeline(
+        &dir,
+        "batch_interval = \"100ms\"\ncheckpoint_dir = \"checkpoints\"\ncheckpoint_interval = 100000",
+        &format!("type = \"socket\"\naddress = \"{address}\""),
+        "op = \"update_state_by_key\"\nfunction = \"faulty::total_or_panic\"",
+    );
+    let mut sluice = Sluice::start(&["run", &file]);
+    let (mut connection, _) = listener.accept().unwrap();
+    connection.write_all(b"a 1\na 2\nb 5\n").unwrap();
+    assert_eq!(sluice.wait_for_nonempty_batch(), 3);
+    let line = sluice.wait_for_log_where(&|l| records_in(l) == Some(3), "the batch");
+    let time: String = line[line.find("batch ").unwrap() + 6..]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    sluice.signal("KILL");
+    sluice.finish();
+    drop(connection);
+    let batch_dir = dir.path().join("out").join(format!("out-{time}"));
+    let before = std::fs::read_to_string(batch_dir.join("part-00000.jsonl")).unwrap()
+        + &std::fs::read_to_string(batch_dir.join("part-00001.jsonl")).unwrap();
+
+    let mut sluice = Sluice::start(&["run", &file]);
+    let skipped = sluice.wait_for_log(&format!("batch {time} is not computed again"));
+    assert!(skipped.contains("3 of its records"), "{skipped}");
+    let summary = sluice.wait_for_log("recovery: ");
+    assert!(
+        summary.contains("0 received records were lost in the crash, and 3 more"),
+        "{summary}"
+    );
+    sluice.wait_for_log("running pipeline");
+    sluice.signal("TERM");
+    sluice.finish().expect_code(0);
+    // The batch written before the crash is as it was, not computed again with less.
+    let after = std::fs::read_to_string(batch_dir.join("part-00000.jsonl")).unwrap()
+        + &std::fs::read_to_string(batch_dir.join("part-00001.jsonl")).unwrap();
+    assert_eq!(after, before);
+    assert!(before.contains("[\"a\",3]"), "{before}");
+}

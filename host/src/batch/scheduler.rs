@@ -90,10 +90,10 @@ impl BatchScheduler {
             if let Some(journal) = journal {
                 // Durable before the batch exists anywhere else: a crash after this
                 // point re-runs exactly this batch.
-                let entry = JournalEntry {
-                    batch_time_ms: time,
-                    sources: input.sources.iter().map(SourceBatch::descriptor).collect(),
-                };
+                let entry = JournalEntry::new(
+                    time,
+                    input.sources.iter().map(SourceBatch::descriptor).collect(),
+                );
                 if let Err(e) = journal.append(&entry) {
                     tracing::error!(
                         "cannot write batch {time} to the batch journal ({e}); the batch fails"

@@ -4,6 +4,9 @@
 //!
 //! The file is a sequence of frames: length (u32 LE), a MessagePack [`JournalEntry`],
 //! xxh3-64 of it (u64 LE). A torn last frame (a crash mid-append) is cut off on open.
+//! A batch that took records no source can give again (received without a write-ahead
+//! log) gets a second frame once its output is written, marking it `completed`, so that
+//! recovery never computes it again with less.
 
 use crate::kafka::OffsetRange;
 use crate::source::WalPos;
@@ -54,6 +57,40 @@ pub struct JournalEntry {
     pub batch_time_ms: u64,
     /// Per source, in pipeline order.
     pub sources: Vec<Descriptor>,
+    /// In a marker frame: the batch's output was written. In an entry read back: a
+    /// marker followed it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub completed: bool,
+}
+
+impl JournalEntry {
+    /// The entry of a batch cut with `sources`.
+    pub fn new(batch_time_ms: u64, sources: Vec<Descriptor>) -> Self {
+        JournalEntry {
+            batch_time_ms,
+            sources,
+            completed: false,
+        }
+    }
+}
+
+/// Entries with their completion markers folded in.
+fn fold(frames: Vec<JournalEntry>) -> Vec<JournalEntry> {
+    let mut entries: Vec<JournalEntry> = Vec::with_capacity(frames.len());
+    for frame in frames {
+        if frame.completed && frame.sources.is_empty() {
+            if let Some(entry) = entries
+                .iter_mut()
+                .rev()
+                .find(|e| e.batch_time_ms == frame.batch_time_ms)
+            {
+                entry.completed = true;
+            }
+        } else {
+            entries.push(frame);
+        }
+    }
+    entries
 }
 
 /// The journal file.
@@ -128,7 +165,7 @@ impl Journal {
                 path,
                 file: Mutex::new(file),
             },
-            entries,
+            fold(entries),
         ))
     }
 
@@ -147,6 +184,18 @@ impl Journal {
             path: PathBuf::from("/dev/full"),
             file: Mutex::new(OpenOptions::new().write(true).open("/dev/full").unwrap()),
         }
+    }
+
+    /// Marks batch `batch_time_ms` as completed: its output is written. Not synced: a
+    /// marker lost in a crash only makes recovery treat the batch as unfinished.
+    pub fn mark_completed(&self, batch_time_ms: u64) -> std::io::Result<()> {
+        let marker = JournalEntry {
+            batch_time_ms,
+            sources: Vec::new(),
+            completed: true,
+        };
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.write_all(&frame(&marker))
     }
 
     /// Drops the entries of batches at or before `until_ms` (a checkpoint covers them).
@@ -175,13 +224,32 @@ mod tests {
     use super::*;
 
     fn entry(t: u64) -> JournalEntry {
-        JournalEntry {
-            batch_time_ms: t,
-            sources: vec![
+        JournalEntry::new(
+            t,
+            vec![
                 Descriptor::Files(vec![PathBuf::from(format!("f{t}"))]),
                 Descriptor::Volatile { records: t },
             ],
+        )
+    }
+
+    #[test]
+    fn a_completion_marker_marks_its_batch_and_survives_compaction() {
+        let dir = std::env::temp_dir().join(format!("sluice-journal-done-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (journal, _) = Journal::open(&dir).unwrap();
+        for t in [1, 2, 3] {
+            journal.append(&entry(t)).unwrap();
         }
+        journal.mark_completed(2).unwrap();
+        journal.mark_completed(3).unwrap();
+        journal.compact(2).unwrap();
+        drop(journal);
+        let (_, entries) = Journal::open(&dir).unwrap();
+        let mut done = entry(3);
+        done.completed = true;
+        assert_eq!(entries, [done]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -68,6 +68,28 @@ pub struct Prepared {
     refused_at_start: Vec<String>,
 }
 
+/// Records that recovery could not give again: received without a write-ahead log.
+#[derive(Default)]
+struct Lost {
+    /// In no output and not in the state: lost in the crash.
+    records: u64,
+    /// In the output of batches written before the crash, but not in the restored state.
+    state_only: u64,
+}
+
+impl Lost {
+    fn log(&self) {
+        if self.records + self.state_only == 0 {
+            return;
+        }
+        tracing::warn!(
+            "recovery: {} received records were lost in the crash, and {} more are in the output written before it but not in the restored state; set `wal = true` on the receiving sources to keep them",
+            self.records,
+            self.state_only
+        );
+    }
+}
+
 /// Tells how a graceful stop's drain goes: how many batches are left and, from the
 /// mean processing time so far, about how long they take; again every 5 seconds.
 #[derive(Default)]
@@ -233,16 +255,20 @@ impl Prepared {
                 .first()
                 .map_or(scheduler.first_batch_time(), |e| e.batch_time_ms),
         );
+        let mut lost = Lost::default();
         for entry in replay {
             if self.stopped.is_some() {
                 break;
             }
             observers.batch_started(entry.batch_time_ms);
-            let report = self.replay(entry, &mut sources, &*clock);
+            let Some(report) = self.replay(entry, &mut sources, &*clock, &mut lost) else {
+                continue;
+            };
             report.log();
             summary.add(&report);
             observers.batch_completed(&report, &self.executor, 0, clock.now_ms());
         }
+        lost.log();
         let (batches, queue) = crossbeam_channel::unbounded::<BatchInput>();
         let scheduling = {
             let (clock, shutdown) = (clock.clone(), shutdown.clone());
@@ -316,15 +342,35 @@ impl Prepared {
     }
 
     /// Runs a journaled batch again, with exactly the input it had.
+    /// Runs a journaled batch again, with exactly the input it had; returns `None` for
+    /// a batch that is not run again: its output was written before the crash and part
+    /// of its input cannot be given again, so running it would write less.
     fn replay(
         &mut self,
         entry: JournalEntry,
         sources: &mut [Box<dyn source::Source>],
         clock: &dyn Clock,
-    ) -> BatchReport {
+        lost: &mut Lost,
+    ) -> Option<BatchReport> {
+        let time_ms = entry.batch_time_ms;
+        let unreplayable: u64 = entry
+            .sources
+            .iter()
+            .map(|d| match d {
+                Descriptor::Volatile { records } => *records,
+                _ => 0,
+            })
+            .sum();
+        if entry.completed && unreplayable > 0 {
+            lost.state_only += unreplayable;
+            tracing::warn!(
+                "batch {time_ms} is not computed again: its output was written before the crash, and {unreplayable} of its records were received without a write-ahead log, so they are not in the restored state"
+            );
+            self.completed = Some(time_ms);
+            return None;
+        }
         let started = Instant::now();
-        let scheduling_delay =
-            Duration::from_millis(clock.now_ms().saturating_sub(entry.batch_time_ms));
+        let scheduling_delay = Duration::from_millis(clock.now_ms().saturating_sub(time_ms));
         let mut inputs = Vec::with_capacity(sources.len());
         for ((source, descriptor), spec) in sources
             .iter_mut()
@@ -334,21 +380,24 @@ impl Prepared {
             match source.replay(descriptor, self.pipeline.partitions) {
                 Ok(parts) => inputs.push(parts),
                 Err(e) => {
+                    if let Descriptor::Volatile { records } = descriptor {
+                        lost.records += records;
+                    }
                     tracing::error!(
-                        "batch {} cannot run again: source `{}`: {e:#}",
-                        entry.batch_time_ms,
+                        "batch {time_ms} runs again without the records of source `{}`: {e:#}",
                         spec.name
                     );
-                    inputs.push(Vec::new());
+                    // An empty share, not "no batch": the batch still happened.
+                    inputs.push(vec![Records::new(); self.pipeline.partitions]);
                 }
             }
         }
-        tracing::info!("computing journaled batch {} again", entry.batch_time_ms);
+        tracing::info!("computing journaled batch {time_ms} again");
         let batch = Materialized {
-            time_ms: entry.batch_time_ms,
+            time_ms,
             sources: inputs,
         };
-        self.process_batch(batch, &entry.sources, None, scheduling_delay, started)
+        Some(self.process_batch(batch, &entry.sources, None, scheduling_delay, started))
     }
 
     fn process_batch(
@@ -390,6 +439,14 @@ impl Prepared {
             report.versions = self.registry.versions();
             report.error = Some(failure.message.clone());
             report.dead_letters = self.handle_failed_batch(&batch, &failure, &report.versions);
+        } else if let Some(durability) = &self.durability
+            && descriptors
+                .iter()
+                .any(|d| matches!(d, Descriptor::Volatile { records } if *records > 0))
+            && let Err(e) = durability.journal().mark_completed(time_ms)
+        {
+            // Only recovery's accounting depends on it: the batch itself is done.
+            tracing::warn!("cannot mark batch {time_ms} completed in the batch journal: {e}");
         }
         if self.stopped.is_none() {
             // The batch is done with: its output is written, or its input set aside.

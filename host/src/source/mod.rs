@@ -233,6 +233,7 @@ fn replay_described(
         (Descriptor::Generated { from, to, .. }, Some(generator)) => {
             Ok(generate(generator, *from..*to, partitions))
         }
+        (Descriptor::Volatile { records: 0 }, _) => Ok(vec![Records::new(); partitions.max(1)]),
         (Descriptor::Volatile { records }, _) => {
             anyhow::bail!(
                 "its {records} received records were not written ahead (set `wal = true` on the source to keep them) and are lost"
