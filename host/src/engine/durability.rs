@@ -11,7 +11,7 @@ use crate::config::{CheckpointSpec, Pipeline};
 use crate::engine::Executor;
 use crate::plugin::{PluginVersion, Registry};
 use crate::source::Received;
-use crate::swap::migrate::{migrate, migrate_function};
+use crate::swap::migrate::migrate_stages;
 use anyhow::Context as _;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -74,34 +74,19 @@ fn migrate_restored(
     executor: &mut Executor,
     version: &Arc<PluginVersion>,
 ) -> anyhow::Result<usize> {
-    let mut migrated = 0;
-    for index in 0..executor.stages().len() {
-        let stage = &executor.stages()[index];
-        let Some(function) = stage
-            .function
-            .as_ref()
-            .filter(|f| f.plugin.name() == version.name())
-        else {
-            continue;
-        };
-        let (Some(migration), Some(keyed)) = (
-            migrate_function(version, &function.function),
-            executor.state(index).keyed(),
-        ) else {
-            continue;
-        };
-        let state = migrate(stage, &migration, keyed).with_context(|| {
-            format!(
-                "migrating the restored state of stage `{}` to plugin `{}` version {}",
-                stage.name,
+    let migrated = migrate_stages(executor.stages(), |i| executor.state(i).keyed(), version)
+        .map_err(|(stage, e)| {
+            anyhow::anyhow!(
+                "migrating the restored state of stage `{stage}` to plugin `{}` version {}: {e}",
                 version.name(),
                 version.hash()
             )
         })?;
-        migrated += state.len();
+    let keys = migrated.iter().map(|(_, state)| state.len()).sum();
+    for (index, state) in migrated {
         executor.replace_state(index, crate::state::StageState::Keyed(state));
     }
-    Ok(migrated)
+    Ok(keys)
 }
 
 /// Moves a source's position past a batch it gave `descriptor` to.

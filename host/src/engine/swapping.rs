@@ -7,7 +7,7 @@ use crate::operator::StageFailure;
 use crate::plugin::PluginVersion;
 use crate::state::StageState;
 use crate::swap::SwapRequest;
-use crate::swap::migrate::{migrate, migrate_function};
+use crate::swap::migrate::migrate_stages;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -54,45 +54,32 @@ impl Prepared {
             .position(|p| p.plugin == name)
             .map(|i| self.probations.remove(i));
         let new = request.version.clone();
-        let mut states_before = Vec::new();
-        let mut migrated_keys = 0;
-        for index in 0..self.executor.stages().len() {
-            let stage = &self.executor.stages()[index];
-            let Some(function) = stage.function.as_ref().filter(|f| f.plugin.name() == name) else {
-                continue;
-            };
-            let Some(migration) = migrate_function(&new, &function.function) else {
-                continue;
-            };
-            let Some(keyed) = self.executor.state(index).keyed() else {
-                continue;
-            };
-            match migrate(stage, &migration, keyed) {
-                Ok(migrated) => {
-                    migrated_keys += migrated.len();
-                    states_before.push((
-                        index,
-                        self.executor
-                            .replace_state(index, StageState::Keyed(migrated)),
-                    ));
+        let executor = &self.executor;
+        let migrated = match migrate_stages(executor.stages(), |i| executor.state(i).keyed(), &new)
+        {
+            Ok(migrated) => migrated,
+            Err((stage, e)) => {
+                tracing::error!(
+                    "plugin `{name}`: version {} refused: migrating the state of stage `{stage}` failed: {e}",
+                    new.hash()
+                );
+                if let Some(hot_swap) = &self.hot_swap {
+                    hot_swap.refuse(new.hash());
                 }
-                Err(e) => {
-                    tracing::error!(
-                        "plugin `{name}`: version {} refused: migrating the state of stage `{}` failed: {e}",
-                        new.hash(),
-                        stage.name
-                    );
-                    for (index, state) in states_before {
-                        self.executor.replace_state(index, state);
-                    }
-                    if let Some(hot_swap) = &self.hot_swap {
-                        hot_swap.refuse(new.hash());
-                    }
-                    self.probations.extend(earlier);
-                    return;
-                }
+                self.probations.extend(earlier);
+                return;
             }
-        }
+        };
+        let migrated_keys: usize = migrated.iter().map(|(_, state)| state.len()).sum();
+        let states_before: Vec<(usize, StageState)> = migrated
+            .into_iter()
+            .map(|(index, state)| {
+                (
+                    index,
+                    self.executor.replace_state(index, StageState::Keyed(state)),
+                )
+            })
+            .collect();
         self.executor.rebind(&name, &new);
         self.registry = self.registry.with(&name, new.clone());
         self.record_live(&new);

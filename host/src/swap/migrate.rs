@@ -10,6 +10,36 @@ use rayon::prelude::*;
 use sluice_sdk::wire::{self, Kind};
 use std::sync::Arc;
 
+/// Migrates, with `version`, the keyed state of every stage in `stages` whose function
+/// belongs to `version`'s plugin and has a migrate function there. Returns each such
+/// stage's index and migrated state, or the failing stage's name and error. Nothing is
+/// replaced here, so a failure leaves every state as it was.
+pub fn migrate_stages<'a>(
+    stages: &[StageRuntime],
+    state_of: impl Fn(usize) -> Option<&'a KeyedState>,
+    version: &Arc<PluginVersion>,
+) -> Result<Vec<(usize, KeyedState)>, (String, StageError)> {
+    let mut migrated = Vec::new();
+    for (index, stage) in stages.iter().enumerate() {
+        let Some(function) = stage
+            .function
+            .as_ref()
+            .filter(|f| f.plugin.name() == version.name())
+        else {
+            continue;
+        };
+        let (Some(migration), Some(keyed)) = (
+            migrate_function(version, &function.function),
+            state_of(index),
+        ) else {
+            continue;
+        };
+        let state = migrate(stage, &migration, keyed).map_err(|e| (stage.name.clone(), e))?;
+        migrated.push((index, state));
+    }
+    Ok(migrated)
+}
+
 /// The migrate function of `version` for a stage calling `function`: `migrate_<function>`
 /// when the plugin has several, the only one otherwise.
 pub fn migrate_function(version: &Arc<PluginVersion>, function: &str) -> Option<BoundFunction> {
