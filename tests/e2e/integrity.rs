@@ -21,7 +21,6 @@ partitions = 2
 
 [plugins.faulty]
 path = {wasm}
-{plugin_keys}
 
 [sources.lines]
 {source}
@@ -41,7 +40,6 @@ type = "files"
 path = "out"
 "#,
             wasm = toml_path(&plugin_wasm("faulty")),
-            plugin_keys = ""
         ),
     )
     .to_str()
