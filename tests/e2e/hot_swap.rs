@@ -480,6 +480,127 @@ path = "out"
 }
 
 #[test]
+fn a_kept_migrate_function_does_not_migrate_its_own_output_again() {
+    let dir = TempDir::new("migrate-once");
+    let (v2, v3, v3_rebuilt) = (
+        plugin_variant("counter", "v2"),
+        plugin_variant("counter", "v3"),
+        plugin_variant("counter", "rebuilt"),
+    );
+    let live = live_copy(&dir, "counter", &v2);
+    let incoming = dir.path().join("in");
+    std::fs::create_dir(&incoming).unwrap();
+    let pipeline = dir.write(
+        "counter.toml",
+        &format!(
+            r#"
+[pipeline]
+batch_interval = "100ms"
+partitions = 2
+checkpoint_dir = "checkpoints"
+
+[plugins.wordcount]
+path = {wordcount}
+
+[plugins.counter]
+path = {counter}
+
+[sources.lines]
+type = "directory"
+path = "in"
+
+[stages.words]
+input = "lines"
+op = "flat_map"
+function = "wordcount::split_words"
+
+[stages.totals]
+input = "words"
+op = "update_state_by_key"
+function = "counter::tally"
+
+[sinks.out]
+input = "totals"
+type = "files"
+path = "out"
+"#,
+            wordcount = toml_path(&plugin_wasm("wordcount")),
+            counter = toml_path(&live)
+        ),
+    );
+    let pipeline = pipeline.to_str().unwrap();
+    let files: Vec<Vec<String>> = (0..4).map(|i| random_lines(300, 30 + i)).collect();
+    let drop_file = |i: usize| {
+        let staged = dir.path().join(format!(".f{i}"));
+        let text: String = files[i].iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&staged, text).unwrap();
+        std::fs::rename(&staged, incoming.join(format!("f{i}.txt"))).unwrap();
+    };
+    let swap_lines = |sluice: &Sluice| -> Vec<String> {
+        sluice
+            .log_so_far()
+            .lines()
+            .filter(|l| l.contains("swapped plugin `counter`"))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut sluice = Sluice::start(&["run", "--watch", pipeline]);
+    sluice.wait_for_log("running pipeline");
+    drop_file(0);
+    sluice.wait_for_nonempty_batch();
+    // Version 3 migrates version 2's structs...
+    replace_by_rename(&v3, &live);
+    sluice.wait_for_count("swapped plugin `counter`", 1);
+    assert!(
+        swap_lines(&sluice)[0].contains("migrated the state of"),
+        "{:?}",
+        swap_lines(&sluice)
+    );
+    drop_file(1);
+    sluice.wait_for_nonempty_batch();
+    // ...and another build with the same migrate function leaves its output alone,
+    // although a version 3 state decodes as a version 2 one.
+    replace_by_rename(&v3_rebuilt, &live);
+    sluice.wait_for_count("swapped plugin `counter`", 2);
+    let second = &swap_lines(&sluice)[1];
+    assert!(!second.contains("migrated the state of"), "{second}");
+    sluice.wait_for_log("is not migrated again");
+    drop_file(2);
+    sluice.wait_for_nonempty_batch();
+    sluice.signal("TERM");
+    sluice.finish().expect_code(0);
+    // A restart with the first build restores the checkpoint of the second: the same
+    // migrate function, so no migration either.
+    replace_by_rename(&v3, &live);
+    let mut sluice = Sluice::start(&["run", pipeline]);
+    let restored = sluice.wait_for_log("at the checkpoint and is");
+    assert!(!restored.contains("migrated by"), "{restored}");
+    drop_file(3);
+    sluice.wait_for_nonempty_batch();
+    sluice.signal("TERM");
+    sluice.finish().expect_code(0);
+
+    let mut last: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for (batch, word, state) in files_sink_pairs(&dir.path().join("out")) {
+        last.entry(batch)
+            .or_default()
+            .insert(word.as_str().unwrap().to_string(), state);
+    }
+    let last = last.into_values().last().unwrap();
+    let total = count_words(&files.iter().flatten().collect::<Vec<_>>());
+    let since_v3 = count_words(&files[1..].iter().flatten().collect::<Vec<_>>());
+    for (word, state) in &last {
+        assert_eq!(state["total"].as_u64(), total.get(word).copied(), "{word}");
+        assert_eq!(
+            state["since_v3"].as_u64(),
+            Some(since_v3.get(word).copied().unwrap_or(0)),
+            "{word}: {state}"
+        );
+    }
+    assert_eq!(last.len(), total.len());
+}
+
+#[test]
 fn state_is_kept_across_a_swap_and_migrated_to_the_new_encoding() {
     let dir = TempDir::new("migrate");
     let (v1, v2) = (

@@ -65,6 +65,11 @@ pub struct StageSnapshot {
     pub op: String,
     /// The state.
     pub state: StateSnapshot,
+    /// Keyed state: the migrate function whose output encoding it is in
+    /// ([`crate::state::KeyedState::encoding`]). Absent in checkpoints written before it
+    /// was recorded.
+    #[serde(default)]
+    pub encoding: Option<String>,
 }
 
 /// A stage's state, independent of partitioning.
@@ -149,6 +154,7 @@ mod tests {
                     len: 0,
                     bytes: vec![],
                 }]),
+                encoding: Some("migrate: fn migrate(total: u64) -> Tally".into()),
             }],
             plugins: vec![("wc".into(), "0123456789ab".into())],
         }
@@ -176,5 +182,24 @@ mod tests {
                 .unwrap_err()
                 .contains("format 9")
         );
+    }
+
+    #[test]
+    fn a_stage_snapshot_from_before_the_encoding_was_recorded_reads_as_unknown() {
+        #[derive(Serialize)]
+        struct Earlier {
+            name: String,
+            op: String,
+            state: StateSnapshot,
+        }
+        let bytes = rmp_serde::to_vec_named(&Earlier {
+            name: "totals".into(),
+            op: "update_state_by_key".into(),
+            state: StateSnapshot::Keyed(vec![]),
+        })
+        .unwrap();
+        let read: StageSnapshot = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(read.encoding, None);
+        assert_eq!(read.state, StateSnapshot::Keyed(vec![]));
     }
 }

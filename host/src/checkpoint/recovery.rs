@@ -1,7 +1,7 @@
 //! Putting a checkpoint back: can this pipeline serve it, and its state restored at the
 //! pipeline's partition count (keys re-split by their hash).
 
-use super::{Checkpoint, StateSnapshot};
+use super::{Checkpoint, StageSnapshot, StateSnapshot};
 use crate::config::{Op, Pipeline};
 use crate::partition::partition_of;
 use crate::record::Records;
@@ -60,10 +60,10 @@ fn same_family(op: Op, was: &str) -> bool {
 }
 
 /// The state a stage of `op` at `partitions` partitions gets from `snapshot`.
-pub fn restore(op: Op, partitions: usize, snapshot: &StateSnapshot) -> anyhow::Result<StageState> {
-    Ok(match snapshot {
+pub fn restore(op: Op, partitions: usize, snapshot: &StageSnapshot) -> anyhow::Result<StageState> {
+    Ok(match &snapshot.state {
         StateSnapshot::Keyed(blobs) => {
-            let mut state = KeyedState::new(partitions);
+            let mut state = KeyedState::with_encoding(partitions, snapshot.encoding.clone());
             for blob in blobs {
                 for entry in blob.records().map_err(anyhow::Error::msg)?.iter() {
                     let (key, state_bytes, touched_ms) = keyed_entry(entry)?;

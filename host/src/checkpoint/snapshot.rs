@@ -39,6 +39,7 @@ impl RecordsBlob {
 pub fn snapshot_state(stages: &[StageSpec], states: &[&StageState]) -> Vec<StageSnapshot> {
     let mut out = Vec::new();
     for (spec, state) in stages.iter().zip(states) {
+        let encoding = state.keyed().and_then(|k| k.encoding()).map(str::to_string);
         let state = match state {
             StageState::Stateless => continue,
             // Encoded straight from the maps, partitions in parallel: no allocation per key.
@@ -76,6 +77,7 @@ pub fn snapshot_state(stages: &[StageSpec], states: &[&StageState]) -> Vec<Stage
             name: spec.name.clone(),
             op: spec.op.name().to_string(),
             state,
+            encoding,
         });
     }
     out

@@ -143,7 +143,7 @@ impl Durability {
                     continue;
                 };
                 let stage = &executor.stages()[index];
-                let state = restore(stage.op, stage.partitions, &snapshot.state)
+                let state = restore(stage.op, stage.partitions, snapshot)
                     .with_context(|| format!("restoring stage `{}`", snapshot.name))?;
                 if let Some(keyed) = state.keyed() {
                     keys += keyed.len();

@@ -12,6 +12,7 @@ use crate::plan::{NodeId, NodeKind, Plan, Step};
 use crate::plugin::{PluginVersion, Registry};
 use crate::record::Records;
 use crate::state::{KeyedState, StageChange, StageState, WindowState, load_initial_state};
+use crate::swap::migrate::migration;
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -100,7 +101,15 @@ impl Executor {
         let states = stages
             .iter()
             .map(|s| match s.op {
-                op if op.is_keyed_state() => StageState::Keyed(KeyedState::new(s.partitions)),
+                // State the running version writes is in the encoding its migrate
+                // function produces, if it has one.
+                op if op.is_keyed_state() => StageState::Keyed(KeyedState::with_encoding(
+                    s.partitions,
+                    s.function
+                        .as_ref()
+                        .and_then(|f| migration(&f.plugin, &f.function))
+                        .map(|m| m.encoding),
+                )),
                 op if op.is_windowed() => StageState::Window(WindowState::default()),
                 _ => StageState::Stateless,
             })

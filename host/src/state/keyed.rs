@@ -24,6 +24,7 @@ pub type StateMap = HashMap<Box<[u8]>, StateEntry, BuildHasherDefault<Xxh3Defaul
 #[derive(Debug)]
 pub struct KeyedState {
     partitions: Vec<StateMap>,
+    encoding: Option<String>,
 }
 
 /// What a batch changes in one partition's map.
@@ -43,7 +44,25 @@ impl KeyedState {
             partitions: (0..partitions.max(1))
                 .map(|_| StateMap::default())
                 .collect(),
+            encoding: None,
         }
+    }
+
+    /// Empty state over `partitions` partitions, in the encoding `encoding` names.
+    pub fn with_encoding(partitions: usize, encoding: Option<String>) -> Self {
+        KeyedState {
+            encoding,
+            ..KeyedState::new(partitions)
+        }
+    }
+
+    /// The migrate function (`name: signature`) whose output encoding the states are in:
+    /// the one of the last version that held them and had one. `None` when no version
+    /// that held them had a migrate function. A swap or restore runs a migrate function
+    /// only when it is not this one, so that state is migrated once per change of
+    /// encoding, however many later versions keep the function.
+    pub fn encoding(&self) -> Option<&str> {
+        self.encoding.as_deref()
     }
 
     /// The map of partition `p`.
