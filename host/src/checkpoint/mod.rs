@@ -13,11 +13,14 @@
 //!   positions, and the check that the pipeline can still serve it.
 //! - [`PluginLog`]: which plugin version is live and which were rolled back, with the
 //!   live versions' modules, so that a restart runs what was live.
+//! - [`DirLock`]: one process per checkpoint directory, and the temporary files a crash
+//!   left removed under the lock.
 //!
 //! `docs/checkpoints.md` documents the on-disk formats.
 
 mod format;
 mod journal;
+mod lock;
 mod plugins;
 pub mod recovery;
 mod snapshot;
@@ -27,6 +30,7 @@ pub use format::{
     CHECKPOINT_FORMAT, Checkpoint, Position, SourcePosition, StageSnapshot, StateSnapshot,
 };
 pub use journal::{Descriptor, Journal, JournalEntry};
+pub use lock::{DirLock, remove_temporaries};
 pub use plugins::{PluginLog, PluginRecord};
 pub use snapshot::{RecordsBlob, snapshot_state};
 pub use store::{CheckpointStore, KEEP};

@@ -115,7 +115,12 @@ impl CheckpointStore {
         for entry in std::fs::read_dir(&self.dir)? {
             let entry = entry?;
             let name = entry.file_name();
-            if entry.path() == aside || name.to_string_lossy().starts_with("reset-") {
+            // The lock stays: it is this process's, and a moved lock file would let a
+            // second process take a new one.
+            if entry.path() == aside
+                || name.to_string_lossy().starts_with("reset-")
+                || name == "LOCK"
+            {
                 continue;
             }
             std::fs::rename(entry.path(), aside.join(&name))

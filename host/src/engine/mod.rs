@@ -66,6 +66,8 @@ pub struct Prepared {
     plugin_log: Option<crate::checkpoint::PluginLog>,
     /// Versions on disk that were rolled back before a restart: kept out by hot swap.
     refused_at_start: Vec<String>,
+    /// This process's lock on the checkpoint directory, held while it runs.
+    _lock: Option<crate::checkpoint::DirLock>,
 }
 
 /// Records that recovery could not give again: received without a write-ahead log.
@@ -139,6 +141,19 @@ impl Prepared {
     /// pipeline that fails here has consumed no input.
     pub fn new(pipeline: Pipeline, options: Options) -> anyhow::Result<Self> {
         let runtime = Arc::new(Runtime::new().context("cannot start the WebAssembly runtime")?);
+        let lock = match &pipeline.checkpoint {
+            Some(spec) => {
+                let lock = crate::checkpoint::DirLock::acquire(&spec.dir)?;
+                for path in crate::checkpoint::remove_temporaries(&lock, &spec.dir)? {
+                    tracing::info!(
+                        "removed {}, a temporary file an interrupted write left",
+                        path.display()
+                    );
+                }
+                Some(lock)
+            }
+            None => None,
+        };
         if let (true, Some(spec)) = (options.reset_state, &pipeline.checkpoint) {
             durability::reset(spec)?;
         }
@@ -178,6 +193,7 @@ impl Prepared {
             committers: Vec::new(),
             plugin_log: recovered.log,
             refused_at_start: recovered.refused,
+            _lock: lock,
         })
     }
 
