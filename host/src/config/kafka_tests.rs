@@ -88,7 +88,7 @@ fn kafka_source_mistakes_are_located_and_explained() {
             "5:29: sources.events.max_records_per_partition: must be at least 1, found 0",
             "6:10: sources.events.format: unknown format `recrod` [did you mean `record`?]",
             "7:1: sources.events.wal: unknown key [known keys here: type, brokers, topics, group_id, starting_offsets, max_records_per_partition, format, properties, max_rate, backpressure, initial_rate]",
-            "8:8: sinks.out.input: no source or stage named `events` [sources and stages are: ]",
+            "9:9: sinks.out.input: no source or stage named `events` [sources and stages are: ]",
         ]
     );
 }

@@ -225,6 +225,8 @@ pub struct StageSpec {
     pub name: String,
     /// `input` or `inputs`: sources or stages, unioned when several.
     pub inputs: Vec<String>,
+    /// Where `input` or `inputs` is written.
+    pub input_at: Location,
     /// `op`.
     pub op: Op,
     /// `function = "plugin::function"`, for ops that call one.
@@ -311,6 +313,8 @@ pub struct SinkSpec {
     pub name: String,
     /// The source or stage it writes.
     pub input: String,
+    /// Where `input` is written.
+    pub input_at: Location,
     /// `type` and its settings.
     pub kind: SinkKind,
     /// Where the section starts.
@@ -366,6 +370,12 @@ pub enum LoadError {
     #[error("{0}")]
     Invalid(Diagnostics),
 }
+
+/// The most partitions a pipeline or stage may have.
+pub const MAX_PARTITIONS: i64 = 4096;
+
+/// Why partitions are bounded, for the diagnostic.
+pub const PARTITIONS_BOUND: &str = "every partition is a plugin call and a state map per stage per batch; more partitions than a few per core only add overhead";
 
 /// The default number of partitions: one per core.
 pub fn default_partitions() -> usize {

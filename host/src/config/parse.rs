@@ -4,9 +4,9 @@
 use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
 use super::reader::{Context, TableReader};
 use super::{
-    CheckpointSpec, FailurePolicy, GeneratorSpec, Limits, Pipeline, PluginPath, PluginSpec,
-    SinkKind, SinkSpec, SourceKind, SourceSpec, default_partitions, failure, kafka, operate, stage,
-    validate,
+    CheckpointSpec, FailurePolicy, GeneratorSpec, Limits, MAX_PARTITIONS, PARTITIONS_BOUND,
+    Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec, SourceKind, SourceSpec,
+    default_partitions, failure, kafka, operate, stage, validate,
 };
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -125,7 +125,7 @@ fn pipeline_section(cx: &Context<'_>, root: &Table, file: &Path) -> Pipeline {
     if let Some(interval) = r.duration("batch_interval") {
         pipeline.batch_interval = interval;
     }
-    if let Some(n) = r.integer("partitions", 1) {
+    if let Some(n) = r.integer_in("partitions", 1, MAX_PARTITIONS, PARTITIONS_BOUND) {
         pipeline.partitions = n as usize;
     }
     let base = file.parent().unwrap_or(Path::new("."));
@@ -394,6 +394,7 @@ fn sink(r: TableReader<'_, '_>, base: &Path, pipeline: &str) -> Option<SinkSpec>
     r.finish();
     Some(SinkSpec {
         name,
+        input_at: input.as_ref().map(|i| i.1)?,
         input: input?.0,
         kind: kind?,
         at,

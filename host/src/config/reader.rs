@@ -190,6 +190,22 @@ impl<'c, 'a> TableReader<'c, 'a> {
         }
     }
 
+    /// An integer in `min..=max`; `why` says what the upper bound protects.
+    pub fn integer_in(&self, key: &'static str, min: i64, max: i64, why: &str) -> Option<i64> {
+        let n = self.integer(key, min)?;
+        if n > max {
+            let (_, at) = self.value(key)?;
+            self.cx.error(
+                at,
+                &self.key_path(key),
+                format!("must be at most {max}, found {n}"),
+                Some(why.to_string()),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
     pub fn boolean(&self, key: &'static str) -> Option<bool> {
         let (value, at) = self.value(key)?;
         value.as_bool().or_else(|| {

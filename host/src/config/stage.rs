@@ -4,7 +4,9 @@
 use super::diagnostic::{Location, did_you_mean};
 use super::parse::resolve;
 use super::reader::TableReader;
-use super::{FunctionRef, OnError, Op, PluginSpec, StageSpec, WindowSpec};
+use super::{
+    FunctionRef, MAX_PARTITIONS, OnError, Op, PARTITIONS_BOUND, PluginSpec, StageSpec, WindowSpec,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -75,7 +77,7 @@ pub fn stage(
     let filter = op_function(&r, op, "filter_function", plugins);
     let partitions = op
         .takes_partitions()
-        .then(|| r.integer("partitions", 1))
+        .then(|| r.integer_in("partitions", 1, MAX_PARTITIONS, PARTITIONS_BOUND))
         .flatten()
         .map(|n| n as usize);
     let window = window(&r, op, batch_interval);
@@ -85,7 +87,7 @@ pub fn stage(
     let state_snapshots = op == Op::MapWithState && r.boolean("state_snapshots").unwrap_or(false);
     let initial_state = initial_state(&r, op, base);
     let on_error = on_error(&r);
-    if let Some(inputs) = &inputs
+    if let Some((inputs, _)) = &inputs
         && op.is_join()
         && inputs.len() != 2
     {
@@ -105,9 +107,11 @@ pub fn stage(
     if !function_ok || !window_ok {
         return None;
     }
+    let (inputs, input_at) = inputs?;
     Some(StageSpec {
         name,
-        inputs: inputs?,
+        inputs,
+        input_at,
         op,
         function,
         partitions,
@@ -142,10 +146,10 @@ fn on_error(r: &TableReader<'_, '_>) -> OnError {
     }
 }
 
-fn inputs(r: &TableReader<'_, '_>) -> Option<Vec<String>> {
+fn inputs(r: &TableReader<'_, '_>) -> Option<(Vec<String>, Location)> {
     match (r.strings("input"), r.strings("inputs")) {
-        (Some((one, _)), None) => Some(one),
-        (None, Some((many, _))) if !many.is_empty() => Some(many),
+        (Some(one), None) => Some(one),
+        (None, Some(many)) if !many.0.is_empty() => Some(many),
         (Some(_), Some(_)) => {
             r.error(
                 "inputs",

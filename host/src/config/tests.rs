@@ -130,8 +130,23 @@ fn references_to_missing_inputs_get_suggestions() {
     assert_eq!(
         found,
         [
-            "3:9: stages.words.input: no source or stage named `lnes` [did you mean `lines`?]",
-            "6:8: sinks.out.input: no source or stage named `wrods` [did you mean `words`?]",
+            "4:9: stages.words.input: no source or stage named `lnes` [did you mean `lines`?]",
+            "7:9: sinks.out.input: no source or stage named `wrods` [did you mean `words`?]",
+        ]
+    );
+}
+
+#[test]
+fn one_stdin_and_a_bounded_number_of_partitions() {
+    let found = problems(
+        "[pipeline]\npartitions = 100000000\n[sources.a]\ntype = \"stdin\"\n[sources.b]\ntype = \"stdin\"\n\
+         [sinks.out]\ninput = \"a\"\ntype = \"print\"\n",
+    );
+    assert_eq!(
+        found,
+        [
+            format!("2:14: pipeline.partitions: must be at most 4096, found 100000000 [{}]", super::PARTITIONS_BOUND),
+            "5:10: sources.b: a second stdin source (`a` reads standard input already) [a process has one standard input: read it from one source and fan out with stages]".to_string(),
         ]
     );
 }

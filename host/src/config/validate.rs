@@ -30,6 +30,24 @@ pub fn check(pipeline: &Pipeline, cx: &Context<'_>, root: &Table) {
             );
         }
     }
+    let mut stdin = pipeline
+        .sources
+        .iter()
+        .filter(|s| matches!(s.kind, super::SourceKind::Stdin));
+    if let (Some(first), Some(second)) = (stdin.next(), stdin.next()) {
+        cx.error(
+            second.at,
+            &format!("sources.{}", second.name),
+            format!(
+                "a second stdin source (`{}` reads standard input already)",
+                first.name
+            ),
+            Some(
+                "a process has one standard input: read it from one source and fan out with stages"
+                    .into(),
+            ),
+        );
+    }
     let known = || nodes.keys().copied();
     let missing = |name: &str| {
         let hint = did_you_mean(name, known()).unwrap_or_else(|| {
@@ -44,7 +62,7 @@ pub fn check(pipeline: &Pipeline, cx: &Context<'_>, root: &Table) {
             if !nodes.contains_key(input.as_str()) {
                 let (message, hint) = missing(input);
                 cx.error(
-                    stage.at,
+                    stage.input_at,
                     &format!("stages.{}.input", stage.name),
                     message,
                     hint,
@@ -56,7 +74,7 @@ pub fn check(pipeline: &Pipeline, cx: &Context<'_>, root: &Table) {
         if !nodes.contains_key(sink.input.as_str()) {
             let (message, hint) = missing(&sink.input);
             cx.error(
-                sink.at,
+                sink.input_at,
                 &format!("sinks.{}.input", sink.name),
                 message,
                 hint,
