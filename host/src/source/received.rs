@@ -7,17 +7,33 @@ use crate::rate::Throttle;
 use crate::record::Records;
 use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// Records per block: a receiver fills one partition with a block, then moves on to the
 /// next, so a batch's records spread evenly over partitions.
 const BLOCK_RECORDS: usize = 1024;
 
+/// The most a receiver holds between two cuts, in bytes of records and in records. At
+/// either, it stops reading until the next cut takes them, so a stalled batch holds the
+/// sender back (a full TCP window, a full pipe) instead of growing memory.
+pub const MAX_BUFFERED_BYTES: usize = 128 << 20;
+/// See [`MAX_BUFFERED_BYTES`].
+pub const MAX_BUFFERED_RECORDS: usize = 4 << 20;
+
+/// The longest line a receiver reads. A longer one is not a record: it is skipped to its
+/// newline, counted and logged.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
 /// Records received since the last cut, spread over partitions block by block, and
 /// (with `wal = true`) written ahead.
 pub struct Received {
     state: Mutex<State>,
+    /// Signalled when a cut makes room.
+    room: Condvar,
     finished: AtomicBool,
+    /// Set when the source stops: a receiver waiting for room gives up.
+    closing: AtomicBool,
 }
 
 struct State {
@@ -25,6 +41,11 @@ struct State {
     next: usize,
     in_block: usize,
     log: Option<Logged>,
+    /// Bytes and records in `parts`.
+    bytes: usize,
+    records: usize,
+    /// Whether the receiver is waiting for room now (logged once per wait).
+    full: bool,
 }
 
 /// A write-ahead log and where the last cut ended in it.
@@ -80,8 +101,10 @@ impl Received {
                 "{waiting} records received before the restart and not yet in a batch go into the next one"
             );
             let mut state = received.state.lock().unwrap_or_else(|p| p.into_inner());
-            for (part, records) in state.parts.iter_mut().zip(pending) {
-                part.append(&records);
+            for (i, records) in pending.into_iter().enumerate() {
+                state.bytes += records.bytes().len();
+                state.records += records.len();
+                state.parts[i].append(&records);
             }
         }
         Ok(received)
@@ -94,8 +117,13 @@ impl Received {
                 next: 0,
                 in_block: 0,
                 log,
+                bytes: 0,
+                records: 0,
+                full: false,
             }),
+            room: Condvar::new(),
             finished: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
         })
     }
 
@@ -105,9 +133,36 @@ impl Received {
         state.log.as_ref().map(|l| l.wal.received())
     }
 
-    /// Adds records (all complete lines) to the buffer, after the write-ahead log.
+    /// Adds records (all complete lines) to the buffer, after the write-ahead log. While
+    /// the buffer holds [`MAX_BUFFERED_BYTES`] or [`MAX_BUFFERED_RECORDS`], waits for a
+    /// cut to take them (or the source to stop).
     pub fn push(&self, block: &Records) {
+        if block.is_empty() {
+            return;
+        }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while (state.bytes >= MAX_BUFFERED_BYTES || state.records >= MAX_BUFFERED_RECORDS)
+            && !self.closing.load(Ordering::SeqCst)
+        {
+            if !state.full {
+                state.full = true;
+                tracing::warn!(
+                    bytes = state.bytes,
+                    records = state.records,
+                    "{} records ({} MiB) received and not yet taken by a batch: reading stops until the next batch takes them, which holds the sender back",
+                    state.records,
+                    state.bytes >> 20
+                );
+            }
+            state = self
+                .room
+                .wait_timeout(state, Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        state.full = false;
+        state.bytes += block.bytes().len();
+        state.records += block.len();
         let next = state.next;
         if let Some(log) = &mut state.log
             && let Err(e) = log.wal.append(next, block)
@@ -141,6 +196,9 @@ impl Received {
         let n = state.parts.len();
         state.in_block = 0;
         let parts = std::mem::replace(&mut state.parts, (0..n).map(|_| Records::new()).collect());
+        state.bytes = 0;
+        state.records = 0;
+        self.room.notify_all();
         let records = parts.iter().map(|p| p.len() as u64).sum();
         let descriptor = match &mut state.log {
             Some(log) => {
@@ -188,6 +246,12 @@ impl Received {
         if let Some(log) = &mut state.log {
             log.wal.truncate_before(position);
         }
+    }
+
+    /// Tells a receiver waiting for room to stop waiting: the source is stopping.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.room.notify_all();
     }
 
     /// Marks the receiver as done: nothing more will be pushed.
@@ -242,6 +306,7 @@ pub fn read_lines<R: Read>(
     let mut block = Records::new();
     let mut line = Vec::new();
     let mut count = 0u64;
+    let mut overlong = 0u64;
     let end = loop {
         if !throttle.try_admit() {
             received.push(&block);
@@ -250,20 +315,29 @@ pub fn read_lines<R: Read>(
                 break ReadEnd::Stopped;
             }
         }
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => break ReadEnd::Eof,
-            Ok(_) => {
-                if line.last() == Some(&b'\n') {
-                    push_line(&mut block, &line);
-                    count += 1;
-                    line.clear();
-                }
-                // `buffer()`, not `fill_buf()`: the latter would block on a quiet socket
-                // while holding lines back from the next cut.
-                if block.len() >= BLOCK_RECORDS || reader.buffer().is_empty() {
-                    received.push(&block);
-                    block = Records::new();
-                }
+        // Before a read that may wait for the sender (no whole line buffered), the lines
+        // read so far go to the buffer, so that the next cut takes them.
+        // `buffer()`, not `fill_buf()`: the latter would block on a quiet socket.
+        if !block.is_empty() && (block.len() >= BLOCK_RECORDS || !reader.buffer().contains(&b'\n'))
+        {
+            received.push(&block);
+            block = Records::new();
+        }
+        match read_line_bounded(reader, &mut line) {
+            Ok(Line::End) => break ReadEnd::Eof,
+            Ok(Line::Whole) => {
+                push_line(&mut block, &line);
+                count += 1;
+                line.clear();
+            }
+            Ok(Line::TooLong(bytes)) => {
+                overlong += 1;
+                tracing::warn!(
+                    bytes,
+                    "a line of {bytes} bytes, longer than the {} MiB a record may be, is not a record ({overlong} such lines so far)",
+                    MAX_LINE_BYTES >> 20
+                );
+                line.clear();
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => break ReadEnd::Error(e),
@@ -280,6 +354,50 @@ pub fn read_lines<R: Read>(
     }
     received.push(&block);
     (count, end, torn)
+}
+
+/// What [`read_line_bounded`] read.
+enum Line {
+    /// A whole line, newline included, in the buffer.
+    Whole,
+    /// A line longer than [`MAX_LINE_BYTES`], of this many bytes, consumed and dropped.
+    TooLong(usize),
+    /// The end of the stream; a last line without newline is left in the buffer.
+    End,
+}
+
+/// Reads up to and including the next newline into `line` (which keeps what an earlier
+/// call left of a line), never holding more than [`MAX_LINE_BYTES`] of it.
+fn read_line_bounded<R: Read>(
+    reader: &mut BufReader<R>,
+    line: &mut Vec<u8>,
+) -> std::io::Result<Line> {
+    let mut dropped = 0usize;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            if dropped > 0 {
+                return Ok(Line::TooLong(dropped));
+            }
+            return Ok(Line::End);
+        }
+        let (take, whole) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if dropped == 0 && line.len() + take <= MAX_LINE_BYTES {
+            line.extend_from_slice(&available[..take]);
+        } else {
+            dropped += line.len() + take;
+            line.clear();
+        }
+        reader.consume(take);
+        match (whole, dropped) {
+            (true, 0) => return Ok(Line::Whole),
+            (true, n) => return Ok(Line::TooLong(n)),
+            (false, _) => {}
+        }
+    }
 }
 
 fn push_line(block: &mut Records, line: &[u8]) {
@@ -319,6 +437,87 @@ mod tests {
             self.0 = &self.0[n..];
             Ok(n)
         }
+    }
+
+    /// A reader that gives `first` in one read, then notes how many records `received`
+    /// held when it was asked for more (where a socket would wait for the sender).
+    struct ThenNote<'a> {
+        first: Option<&'a [u8]>,
+        received: &'a Received,
+        held_at_wait: &'a std::cell::Cell<Option<usize>>,
+    }
+
+    impl Read for ThenNote<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if let Some(text) = self.first.take() {
+                buf[..text.len()].copy_from_slice(text);
+                return Ok(text.len());
+            }
+            if self.held_at_wait.get().is_none() {
+                let state = self.received.state.lock().unwrap();
+                self.held_at_wait.set(Some(state.records));
+            }
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn whole_lines_reach_the_buffer_before_a_read_waits_for_the_rest_of_a_partial_one() {
+        let received = Received::new(1);
+        let held = std::cell::Cell::new(None);
+        let limit = RateLimit::unlimited();
+        let (count, _, torn) = read_lines(
+            &mut BufReader::new(ThenNote {
+                first: Some(b"alpha\nbeta\npartial"),
+                received: &received,
+                held_at_wait: &held,
+            }),
+            &received,
+            &mut Throttle::new(&limit),
+            &AtomicBool::new(false),
+            LastLine::Torn,
+        );
+        assert_eq!(held.get(), Some(2));
+        assert_eq!((count, torn), (2, 7));
+    }
+
+    #[test]
+    fn a_full_buffer_holds_the_receiver_until_a_cut_takes_it() {
+        let received = Received::new(2);
+        let mut block = Records::new();
+        for _ in 0..BLOCK_RECORDS {
+            block.push_str("x");
+        }
+        let blocks = MAX_BUFFERED_RECORDS / BLOCK_RECORDS + 3;
+        let pusher = {
+            let received = received.clone();
+            std::thread::spawn(move || {
+                for _ in 0..blocks {
+                    received.push(&block);
+                }
+            })
+        };
+        // The receiver stops at the bound and says so.
+        while !received.state.lock().unwrap().full {
+            std::thread::yield_now();
+        }
+        assert_eq!(received.state.lock().unwrap().records, MAX_BUFFERED_RECORDS);
+        let (first, _) = received.take();
+        pusher.join().unwrap();
+        let (rest, _) = received.take();
+        let total: usize = first.iter().chain(&rest).map(Records::len).sum();
+        assert_eq!(total, blocks * BLOCK_RECORDS);
+    }
+
+    #[test]
+    fn a_line_longer_than_a_record_may_be_is_dropped_and_the_next_one_kept() {
+        let mut text = vec![b'x'; MAX_LINE_BYTES + 10];
+        text.extend_from_slice(b"\nnext\n");
+        let received = Received::new(1);
+        assert_eq!(read_all(&text, 64 << 10, &received).0, 1);
+        let (parts, _) = received.take();
+        let lines: Vec<&[u8]> = parts[0].iter().collect();
+        assert_eq!(lines, [&rmp_serde::to_vec("next").unwrap()[..]]);
     }
 
     #[test]

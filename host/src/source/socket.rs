@@ -84,6 +84,7 @@ impl Source for SocketSource {
 
     fn stop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
+        self.received.close();
         if let Some(stream) = self
             .connection
             .lock()

@@ -77,7 +77,9 @@ impl Source for StdinSource {
         self.received.is_finished()
     }
 
-    fn stop(&mut self) {}
+    fn stop(&mut self) {
+        self.received.close();
+    }
 
     fn handle(&self) -> &Arc<SourceHandle> {
         &self.handle
