@@ -180,9 +180,49 @@ impl<'a> FromIterator<&'a str> for Records {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn lines(words: &[&str]) -> Records {
         words.iter().copied().collect()
+    }
+
+    /// Everything the host does with a plugin's output bytes before trusting them.
+    fn decode_everything(bytes: &[u8]) {
+        if let Ok(records) = Records::from_array(bytes) {
+            for record in records.iter() {
+                let _ = wire::split_pair(record);
+                let mut text = String::new();
+                crate::render::json(record, &mut text);
+                crate::render::display(record, &mut text);
+            }
+        }
+        let _ = wire::read_array_header(bytes);
+        let _ = wire::value_len(bytes);
+        let _ = wire::split_pair(bytes);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_plugin_output_never_panics_the_host(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            decode_everything(&bytes);
+        }
+
+        #[test]
+        fn damaged_valid_output_never_panics_the_host(
+            words in proptest::collection::vec(".{0,40}", 0..20),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            cut in any::<usize>(),
+        ) {
+            let records: Records = words.iter().map(String::as_str).collect();
+            let mut bytes = records.array_header();
+            bytes.extend_from_slice(records.bytes());
+            for (at, byte) in flips {
+                let len = bytes.len();
+                bytes[at % len] = byte;
+            }
+            bytes.truncate(cut % (bytes.len() + 1));
+            decode_everything(&bytes);
+        }
     }
 
     #[test]

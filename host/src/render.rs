@@ -1,5 +1,6 @@
 //! Turning encoded records into text: JSON for the files sink, and Spark's `print`
-//! layout, where a pair shows as `(key,value)` and a string as itself.
+//! layout, where a pair shows as `(key,value)` and a string as itself, its control
+//! characters escaped (data cannot drive the terminal).
 //!
 //! The host never needs a record's type: the MessagePack framing says enough to write
 //! it. Rendering is iterative-depth-bounded, so a hostile plugin's output of nested
@@ -119,7 +120,8 @@ fn value(r: &mut Reader<'_>, out: &mut String, style: Style, depth: usize) {
             let s = String::from_utf8_lossy(r.take(len));
             match style {
                 Style::Json => write_json_str(out, &s),
-                Style::Bare => out.push_str(&s),
+                // Shown on a terminal: data cannot move the cursor or retitle it.
+                Style::Bare => out.push_str(&escape_controls(&s)),
             }
             return;
         }
@@ -188,6 +190,24 @@ fn value(r: &mut Reader<'_>, out: &mut String, style: Style, depth: usize) {
     }
 }
 
+/// `message` with every control character (newline, carriage return, escape...) written
+/// as a Rust escape (`\n`, `\u{1b}`), so that it stays one line and cannot drive a
+/// terminal.
+pub fn escape_controls(message: &str) -> std::borrow::Cow<'_, str> {
+    if !message.chars().any(char::is_control) {
+        return message.into();
+    }
+    let mut out = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
 /// Appends the JSON text of one encoded record.
 pub fn json(record: &[u8], out: &mut String) {
     value(&mut Reader { buf: record, at: 0 }, out, Style::Json, 0);
@@ -211,6 +231,21 @@ pub fn display(record: &[u8], out: &mut String) {
 mod tests {
     use super::*;
     use serde::Serialize;
+
+    #[test]
+    fn control_characters_are_escaped_and_plain_text_is_borrowed() {
+        assert_eq!(
+            escape_controls("a\nINFO forged\r\x1b[2J"),
+            "a\\nINFO forged\\r\\u{1b}[2J"
+        );
+        assert!(matches!(
+            escape_controls("plain, ünïcode"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let mut shown = String::new();
+        display(&rmp_serde::to_vec("\x1b]0;owned\x07").unwrap(), &mut shown);
+        assert_eq!(shown, "\\u{1b}]0;owned\\u{7}");
+    }
 
     fn as_json<T: Serialize>(v: &T) -> String {
         let mut out = String::new();

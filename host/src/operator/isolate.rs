@@ -9,8 +9,23 @@
 //! output is one item per key. A key that fails keeps its state as it was, and its new
 //! values become the dead letters. A version on probation (just swapped in) is never
 //! bisected: failing, it is rolled back instead.
+//!
+//! Isolation has a budget: [`BUDGET_DEADLINES`] times the plugin's deadline of wall time
+//! per partition. A record that hangs the plugin costs a deadline per call it is in, and
+//! bisection puts it in about log2(records) calls; without a bound, a few hundred such
+//! records would stall the stream for hours. When the budget is spent, the items not yet
+//! decided become dead letters too, each saying that it was set aside undecided, and the
+//! batch completes. Progress is logged every few seconds while it runs.
+
+use std::time::{Duration, Instant};
 
 use super::{StageError, StageFailure, StageRuntime};
+
+/// The wall time isolation may take per partition, in deadlines of the plugin.
+pub const BUDGET_DEADLINES: u32 = 4;
+
+/// How often isolation logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 use crate::config::{OnError, Op};
 use crate::record::Records;
 
@@ -42,6 +57,8 @@ pub struct FailedItem {
     pub version: String,
     /// What the plugin said.
     pub error: String,
+    /// Set aside without being tried alone: the isolation budget was spent.
+    pub undecided: bool,
 }
 
 impl FailedItem {
@@ -133,66 +150,151 @@ pub fn call_items_isolating(
         return Ok(all(output));
     }
     let slices: Vec<&[u8]> = items.iter().collect();
-    let mut isolated = Isolated {
-        output: Records::new(),
-        kept: Some(Vec::with_capacity(slices.len())),
-        failed: Vec::new(),
+    let deadline = stage
+        .function
+        .as_ref()
+        .map_or(Duration::from_secs(10), |f| f.plugin.limits().deadline);
+    let now = Instant::now();
+    let mut run = Bisection {
+        stage,
+        time_ms,
+        partition,
+        started: now,
+        budget: deadline * BUDGET_DEADLINES,
+        logged: now,
+        decided: 0,
+        total: slices.len(),
+        into: Isolated {
+            output: Records::new(),
+            kept: Some(Vec::with_capacity(slices.len())),
+            failed: Vec::new(),
+        },
     };
-    bisect(stage, &slices, 0, time_ms, partition, &mut isolated)?;
+    run.bisect(&slices, 0)?;
+    let undecided = run.into.failed.iter().filter(|f| f.undecided).count();
     tracing::warn!(
-        "stage `{}` (partition {partition}): {} of {} {} failed and were set aside; the rest were processed",
+        failed = run.into.failed.len(),
+        undecided,
+        items = slices.len(),
+        "stage `{}` (partition {partition}): {} of {} {} failed and were set aside{}; the rest were processed",
         stage.name,
-        isolated.failed.len(),
+        run.into.failed.len(),
         slices.len(),
-        if stage.op.is_keyed_state() {
+        run.unit(),
+        if undecided > 0 {
+            format!(
+                " ({undecided} of them undecided: isolating took the whole budget of {} s, {BUDGET_DEADLINES} deadlines)",
+                run.budget.as_secs_f64()
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(run.into)
+}
+
+/// One partition's bisection, with its budget.
+struct Bisection<'a> {
+    stage: &'a StageRuntime,
+    time_ms: u64,
+    partition: usize,
+    started: Instant,
+    budget: Duration,
+    logged: Instant,
+    /// Items known to succeed or fail so far.
+    decided: usize,
+    total: usize,
+    into: Isolated,
+}
+
+impl Bisection<'_> {
+    fn unit(&self) -> &'static str {
+        if self.stage.op.is_keyed_state() {
             "keys"
         } else {
             "records"
         }
-    );
-    Ok(isolated)
-}
+    }
 
-fn bisect(
-    stage: &StageRuntime,
-    items: &[&[u8]],
-    first: usize,
-    time_ms: u64,
-    partition: usize,
-    into: &mut Isolated,
-) -> Result<(), StageError> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let mut part = Records::new();
-    for item in items {
-        part.push_encoded(item);
-    }
-    match stage.call(&part, 0, time_ms, partition) {
-        Ok(out) => {
-            into.output.append(&out);
-            if let Some(kept) = &mut into.kept {
-                kept.extend(first..first + items.len());
-            }
-            Ok(())
+    fn progress(&mut self) {
+        if self.logged.elapsed() < PROGRESS_EVERY {
+            return;
         }
-        Err(error) => {
-            let StageFailure::Call(call) = &*error.failure else {
-                return Err(error);
-            };
-            if items.len() == 1 {
-                into.failed.push(FailedItem {
-                    index: first,
-                    function: format!("{}::{}", call.plugin, call.function),
-                    version: call.version.clone(),
-                    error: call.failure.to_string(),
+        self.logged = Instant::now();
+        tracing::warn!(
+            decided = self.decided,
+            items = self.total,
+            failed = self.into.failed.len(),
+            "stage `{}` (partition {}): isolating the {} its function fails on: {} of {} decided, {} failed so far, {:.0} of {:.0} s of the budget spent",
+            self.stage.name,
+            self.partition,
+            self.unit(),
+            self.decided,
+            self.total,
+            self.into.failed.len(),
+            self.started.elapsed().as_secs_f64(),
+            self.budget.as_secs_f64()
+        );
+    }
+
+    fn bisect(&mut self, items: &[&[u8]], first: usize) -> Result<(), StageError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.progress();
+        if self.started.elapsed() >= self.budget {
+            let function = self.stage.function.as_ref();
+            for index in first..first + items.len() {
+                self.into.failed.push(FailedItem {
+                    index,
+                    function: function.map_or_else(String::new, |f| {
+                        format!("{}::{}", f.plugin.name(), f.function)
+                    }),
+                    version: function.map_or_else(String::new, |f| f.plugin.hash().to_string()),
+                    error: format!(
+                        "set aside undecided: isolating the failing {} of this partition took the whole budget of {} s ({BUDGET_DEADLINES} deadlines)",
+                        self.unit(),
+                        self.budget.as_secs_f64()
+                    ),
+                    undecided: true,
                 });
-                return Ok(());
             }
-            let half = items.len() / 2;
-            let (left, right) = items.split_at(half);
-            bisect(stage, left, first, time_ms, partition, into)?;
-            bisect(stage, right, first + half, time_ms, partition, into)
+            self.decided += items.len();
+            return Ok(());
+        }
+        let mut part = Records::new();
+        for item in items {
+            part.push_encoded(item);
+        }
+        match self.stage.call(&part, 0, self.time_ms, self.partition) {
+            Ok(out) => {
+                self.into.output.append(&out);
+                if let Some(kept) = &mut self.into.kept {
+                    kept.extend(first..first + items.len());
+                }
+                self.decided += items.len();
+                Ok(())
+            }
+            Err(error) => {
+                let StageFailure::Call(call) = &*error.failure else {
+                    return Err(error);
+                };
+                if items.len() == 1 {
+                    self.into.failed.push(FailedItem {
+                        index: first,
+                        function: format!("{}::{}", call.plugin, call.function),
+                        version: call.version.clone(),
+                        error: call.failure.to_string(),
+                        undecided: false,
+                    });
+                    self.decided += 1;
+                    return Ok(());
+                }
+                let half = items.len() / 2;
+                let (left, right) = items.split_at(half);
+                self.bisect(left, first)?;
+                self.bisect(right, first + half)
+            }
         }
     }
 }

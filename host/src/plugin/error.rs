@@ -65,6 +65,21 @@ pub enum LoadError {
         /// Import name.
         name: String,
     },
+    /// The module's initial memory is larger than its `memory_limit`.
+    #[error(
+        "plugin `{plugin}`: the module starts with {} KiB of memory, more than its memory_limit of {}; no call could run: set memory_limit to at least \"{}KiB\"",
+        initial / 1024,
+        crate::config::units::format_bytes(*limit),
+        initial / 1024
+    )]
+    MemoryLimit {
+        /// The plugin.
+        plugin: String,
+        /// The memory the module declares it starts with, in bytes.
+        initial: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// A required export is missing or has the wrong type.
     #[error("plugin `{plugin}`: export `{export}` {problem}")]
     BadExport {

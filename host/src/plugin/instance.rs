@@ -2,6 +2,7 @@
 //! one call (write the partition in, call, read the result out, classify failures).
 
 use super::error::CallFailure;
+use super::guest_log::LogBudget;
 use super::runtime::EPOCH_TICK;
 use super::version::{Call, PluginVersion};
 use crate::record::Records;
@@ -16,6 +17,7 @@ pub struct HostState {
     pub(super) version: Arc<str>,
     pub(super) call: CallInfo,
     pub(super) panic: Option<String>,
+    pub(super) log_budget: Arc<LogBudget>,
     limiter: MemoryLimiter,
 }
 
@@ -80,6 +82,7 @@ impl PluginInstance {
             version: version.hash.clone(),
             call: CallInfo::default(),
             panic: None,
+            log_budget: version.log_budget.clone(),
             limiter: MemoryLimiter {
                 limit: version.limits.memory,
                 refused: None,
@@ -163,8 +166,23 @@ impl PluginInstance {
         let mut len = self
             .write_input(input)
             .map_err(|e| (0, classify(&mut self.store, e, version)))?;
+        let mut in_count = input.len() as u64;
         for (at, call) in calls.iter().enumerate() {
             let last = at + 1 == calls.len();
+            // A map gives one record per record: any other count is a broken guest, not
+            // records to lose or duplicate.
+            let one_to_one = version
+                .entry(call.function)
+                .is_some_and(|e| e.kind == wire::Kind::Map);
+            let check = |count: u64| {
+                if one_to_one && count != in_count {
+                    return Err(wasmtime::Error::new(Protocol(format!(
+                        "map `{}` returned {count} records for {in_count}: a map returns exactly one record per record",
+                        call.function
+                    ))));
+                }
+                Ok(())
+            };
             let step = (|| -> wasmtime::Result<Option<Records>> {
                 // Each call of the chain has the whole deadline, its `sluice_chain` too.
                 self.store.set_epoch_deadline(deadline_ticks(version));
@@ -191,13 +209,17 @@ impl PluginInstance {
                 )?;
                 let output = self.output()?;
                 match status {
-                    wire::STATUS_OK if last => Records::from_array(output)
-                        .map(Some)
-                        .map_err(|e| wasmtime::Error::new(Protocol(format!("output: {e}")))),
+                    wire::STATUS_OK if last => {
+                        let records = Records::from_array(output)
+                            .map_err(|e| wasmtime::Error::new(Protocol(format!("output: {e}"))))?;
+                        check(records.len() as u64)?;
+                        Ok(Some(records))
+                    }
                     // An output the next call reads in place: only its count is needed.
                     wire::STATUS_OK => {
                         let (count, _) = wire::read_array_header(output)
                             .map_err(|e| wasmtime::Error::new(Protocol(format!("output: {e}"))))?;
+                        check(count as u64)?;
                         counts.push(count as u64);
                         Ok(None)
                     }
@@ -214,7 +236,7 @@ impl PluginInstance {
                     counts.push(records.len() as u64);
                     return Ok((records, counts));
                 }
-                Ok(None) => {}
+                Ok(None) => in_count = *counts.last().expect("pushed by the step"),
                 Err(e) => return Err((at, classify(&mut self.store, e, version))),
             }
         }

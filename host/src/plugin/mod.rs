@@ -7,6 +7,9 @@
 //! - [`Registry`] loads every plugin a pipeline names (building crates on demand) and
 //!   checks each stage's function against the plugin's manifest before data flows.
 //!
+//! - `guest_log` is what a plugin may log: control characters escaped, a budget of lines
+//!   per second per version, and a count of the lines held back.
+//!
 //! A failed call (trap, panic, deadline, memory) is a [`CallError`] for that
 //! partition-batch; the instance is dropped and a fresh one serves the next call.
 
@@ -14,6 +17,7 @@ mod build;
 mod cache;
 mod call_stats;
 mod error;
+mod guest_log;
 mod instance;
 mod registry;
 mod runtime;
@@ -26,3 +30,6 @@ pub use error::{CallError, CallFailure, LoadError};
 pub use registry::{Registry, RegistryError, artifact, read_module};
 pub use runtime::Runtime;
 pub use version::{Call, PluginVersion, content_hash};
+
+#[cfg(test)]
+mod tests;

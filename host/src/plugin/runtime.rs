@@ -1,11 +1,12 @@
 //! The process's one wasmtime engine, the host functions plugins may import, and the
 //! ticker that drives call deadlines.
 
+use super::guest_log::{escape_controls, report_suppressed};
 use super::instance::HostState;
 use sluice_sdk::wire::IMPORT_MODULE;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::{Caller, Config, Engine, Linker, OptLevel};
 
 /// How often the engine's epoch advances. A call's deadline is rounded up to it.
@@ -15,7 +16,19 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub struct Runtime {
     pub(super) engine: Engine,
     pub(super) linker: Linker<HostState>,
-    ticker: Arc<AtomicBool>,
+    pub(super) ticker: Arc<Ticker>,
+}
+
+/// The epoch ticker's life: it ticks while the runtime or any plugin version loaded with
+/// it lives, so that a version outliving its runtime (`sluice plugin test`) still has
+/// its deadlines enforced.
+#[derive(Debug)]
+pub struct Ticker(Arc<AtomicBool>);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Runtime {
@@ -44,19 +57,13 @@ impl Runtime {
         Ok(Runtime {
             engine,
             linker,
-            ticker: stop,
+            ticker: Arc::new(Ticker(stop)),
         })
     }
 
     /// The imports a plugin may have, as `(module, name)`.
     pub fn provided_imports() -> [(&'static str, &'static str); 2] {
         [(IMPORT_MODULE, "log"), (IMPORT_MODULE, "panic")]
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.ticker.store(true, Ordering::Relaxed);
     }
 }
 
@@ -77,7 +84,16 @@ fn guest_str(caller: &mut Caller<'_, HostState>, ptr: u32, len: u32) -> String {
 }
 
 fn host_log(mut caller: Caller<'_, HostState>, level: u32, ptr: u32, len: u32) {
+    let admit = caller.data().log_budget.admit(Instant::now());
+    if admit.suppressed_before > 0 {
+        let state = caller.data();
+        report_suppressed(&state.plugin, &state.version, admit.suppressed_before);
+    }
+    if !admit.emit {
+        return;
+    }
     let message = guest_str(&mut caller, ptr, len);
+    let message = escape_controls(&message);
     let state = caller.data();
     let call = &state.call;
     macro_rules! emit {

@@ -3,8 +3,9 @@
 
 use super::call_stats::CallStats;
 use super::error::{CallError, LoadError};
+use super::guest_log::{LogBudget, report_suppressed};
 use super::instance::{HostState, PluginInstance};
-use super::runtime::Runtime;
+use super::runtime::{Runtime, Ticker};
 use super::wasm_sections::custom_section;
 use crate::config::Limits;
 use crate::record::Records;
@@ -39,6 +40,18 @@ pub struct PluginVersion {
     bytes: Arc<[u8]>,
     idle: Mutex<Vec<PluginInstance>>,
     stats: CallStats,
+    pub(super) log_budget: Arc<LogBudget>,
+    /// Keeps the epoch ticker, and so this version's deadlines, going.
+    _ticker: Arc<Ticker>,
+}
+
+impl Drop for PluginVersion {
+    fn drop(&mut self) {
+        let suppressed = self.log_budget.take_suppressed();
+        if suppressed > 0 {
+            report_suppressed(&self.name, &self.hash, suppressed);
+        }
+    }
 }
 
 impl std::fmt::Debug for PluginVersion {
@@ -94,7 +107,7 @@ impl PluginVersion {
                 message: format!("{e:#}"),
             })?;
         check_imports(name, &module)?;
-        check_exports(name, &module, &manifest)?;
+        check_exports(name, &module, &manifest, limits.memory)?;
         let pre = runtime
             .linker
             .instantiate_pre(&module)
@@ -112,7 +125,14 @@ impl PluginVersion {
             bytes: Arc::from(bytes),
             idle: Mutex::new(Vec::new()),
             stats: CallStats::default(),
+            log_budget: Arc::default(),
+            _ticker: runtime.ticker.clone(),
         })
+    }
+
+    /// The limits its calls run under.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The plugin's name in the pipeline.
@@ -256,7 +276,14 @@ fn check_imports(name: &str, module: &Module) -> Result<(), LoadError> {
     Ok(())
 }
 
-fn check_exports(name: &str, module: &Module, manifest: &[ManifestEntry]) -> Result<(), LoadError> {
+/// Checks the exports against the ABI and the manifest, and that the module's initial
+/// memory fits in `limit` bytes (otherwise no call could ever run).
+fn check_exports(
+    name: &str,
+    module: &Module,
+    manifest: &[ManifestEntry],
+    limit: u64,
+) -> Result<(), LoadError> {
     let engine = module.engine();
     let bad = |export: &str, problem: String| LoadError::BadExport {
         plugin: name.to_string(),
@@ -264,7 +291,16 @@ fn check_exports(name: &str, module: &Module, manifest: &[ManifestEntry]) -> Res
         problem,
     };
     match module.get_export("memory") {
-        Some(ExternType::Memory(_)) => {}
+        Some(ExternType::Memory(memory)) => {
+            let initial = memory.minimum().saturating_mul(memory.page_size());
+            if initial > limit {
+                return Err(LoadError::MemoryLimit {
+                    plugin: name.to_string(),
+                    initial,
+                    limit,
+                });
+            }
+        }
         _ => {
             return Err(bad(
                 "memory",
