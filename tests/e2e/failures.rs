@@ -6,7 +6,7 @@ use crate::support::*;
 use std::io::Write;
 
 /// A stdin pipeline with one `map`-like stage calling `faulty::FUNCTION`.
-fn faulty_pipeline(dir: &TempDir, op: &str, function: &str, limits: &str) -> String {
+pub fn faulty_pipeline(dir: &TempDir, op: &str, function: &str, limits: &str) -> String {
     let path = dir.write(
         "faulty.toml",
         &format!(

@@ -11,6 +11,7 @@ mod directory;
 mod examples;
 mod failures;
 mod fault_tolerance;
+mod hostile;
 mod hot_swap;
 mod integrity;
 mod kafka;
