@@ -286,6 +286,25 @@ fn validate_refuses_what_would_fail_once_data_flows() {
                 .to_string(),
             "a second stdin source",
         ),
+        (
+            format!(
+                "[plugins.wordcount]\npath = {wasm}\n[sources.lines]\ntype = \"stdin\"\n\
+                 [stages.counts]\ninput = \"lines\"\nop = \"reduce_by_key\"\nfunction = \"wordcount::sum\"\n\
+                 [sinks.out]\ninput = \"counts\"\ntype = \"print\"\n"
+            ),
+            "6:9: stages.counts.input: op `reduce_by_key` needs [key, value] pairs, but its input `lines` gives lines of text",
+        ),
+        (
+            format!(
+                "[plugins.faulty]\npath = {faulty}\n[plugins.wordcount]\npath = {wasm}\n\
+                 [sources.lines]\ntype = \"stdin\"\n\
+                 [stages.lengths]\ninput = \"lines\"\nop = \"map\"\nfunction = \"faulty::spin_on_marker\"\n\
+                 [stages.counts]\ninput = \"lengths\"\nop = \"reduce_by_key\"\nfunction = \"wordcount::sum\"\n\
+                 [sinks.out]\ninput = \"counts\"\ntype = \"print\"\n",
+                faulty = toml_path(&plugin_wasm("faulty"))
+            ),
+            "its input `lengths` gives `usize`",
+        ),
     ];
     for (i, (text, expected)) in cases.iter().enumerate() {
         let path = dir.write(&format!("case{i}.toml"), text);

@@ -5,7 +5,8 @@
 //! - [`PluginVersion`] is one compiled, validated version of a plugin: its manifest, its
 //!   content hash, and a pool of instances (one per worker thread in use).
 //! - [`Registry`] loads every plugin a pipeline names (building crates on demand) and
-//!   checks each stage's function against the plugin's manifest before data flows.
+//!   checks each stage's function against the plugin's manifest before data flows,
+//!   and (`shape`) that keyed ops are fed pairs where signatures tell.
 //!
 //! - `guest_log` is what a plugin may log: control characters escaped, a budget of lines
 //!   per second per version, and a count of the lines held back.
@@ -21,6 +22,7 @@ mod guest_log;
 mod instance;
 mod registry;
 mod runtime;
+mod shape;
 mod version;
 mod wasm_sections;
 

@@ -114,6 +114,23 @@ impl Registry {
                 Some(_) => {}
             }
         }
+        for mismatch in super::shape::mismatches(pipeline, self) {
+            let stage = &pipeline.stages[mismatch.stage];
+            diagnostics.push(
+                stage.input_at,
+                &format!("stages.{}.input", stage.name),
+                format!(
+                    "op `{}` needs [key, value] pairs, but its input `{}` gives {}",
+                    stage.op.name(),
+                    mismatch.input,
+                    mismatch.gives
+                ),
+                Some(
+                    "put a map or flat_map that returns (key, value) tuples in between, like wordcount::split_words"
+                        .into(),
+                ),
+            );
+        }
         diagnostics.into_result(())
     }
 }
