@@ -5,8 +5,8 @@
 
 use crate::failures::faulty_pipeline;
 use crate::support::*;
-use std::io::Write;
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -316,4 +316,69 @@ fn validate_refuses_what_would_fail_once_data_flows() {
             done.stderr
         );
     }
+}
+
+/// The most memory the process `pid` has held, from `/proc`.
+fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+#[test]
+fn the_http_endpoint_withstands_huge_requests_slow_clients_and_other_hosts() {
+    let dir = TempDir::new("http-hostile");
+    let pipeline = dir.write(
+        "served.toml",
+        r#"
+[pipeline]
+batch_interval = "100ms"
+http = "127.0.0.1:0"
+
+[sources.lines]
+type = "stdin"
+
+[sinks.out]
+input = "lines"
+type = "print"
+"#,
+    );
+    let (mut sluice, stdin) = Sluice::start_with_stdin(&["run", pipeline.to_str().unwrap()]);
+    let address = sluice.http_address();
+    let before = peak_memory_kib(sluice.pid());
+    // A request line of up to 256 MiB that never ends: the server stops reading it.
+    let mut huge = TcpStream::connect(&address).unwrap();
+    huge.write_all(b"GET /").unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    let mut sent = 0usize;
+    while sent < 256 << 20 && huge.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+    }
+    assert!(sent < 256 << 20, "the server read a 256 MiB request line");
+    // 100 clients that send a request head a byte at a time and never finish.
+    let slow: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = TcpStream::connect(&address).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
+            s
+        })
+        .collect();
+    assert_eq!(http::get(&address, "/healthz").0, 200);
+    assert_eq!(http::get(&address, "/metrics").0, 200);
+    // A page served from another name (DNS rebinding) gets nothing.
+    let mut rebound = TcpStream::connect(&address).unwrap();
+    rebound
+        .write_all(b"GET /api/v1/batches HTTP/1.1\r\nHost: attacker.example\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    rebound.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
+    let grown = peak_memory_kib(sluice.pid()).saturating_sub(before);
+    assert!(grown < 64 << 10, "the process grew by {grown} KiB");
+    drop(slow);
+    drop(stdin);
+    sluice.finish().expect_code(0);
 }

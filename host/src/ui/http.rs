@@ -1,20 +1,38 @@
-//! Just enough HTTP/1.1 to serve a page, JSON and metrics to browsers, `curl` and
-//! Prometheus: one GET (or HEAD) per connection, answered and closed. Requests are
-//! read with a timeout and a size cap, so a slow or hostile client costs one thread
-//! for a few seconds at most, and only a bounded number are served at once.
+//! The HTTP/1.1 server of the endpoint: hyper on a tokio runtime of its own thread, one
+//! GET (or HEAD) per connection. What hostile clients could do to a hand-written server
+//! is bounded here by construction:
+//!
+//! - a request head is at most [`MAX_HEAD`] bytes (hyper answers 431 past it, having
+//!   buffered no more), and must arrive within [`HEAD_TIMEOUT`];
+//! - a whole exchange gets [`EXCHANGE_TIMEOUT`], however slowly the client reads;
+//! - a slow client costs a task, not a thread, so `/healthz` answers while many dawdle;
+//!   past [`MAX_CONNECTIONS`] at once a connection is told to come back later;
+//! - on a loopback address a request whose `Host` names something else is refused
+//!   (DNS rebinding: a web page cannot read the endpoint through its own name).
+//!
+//! The handler runs on tokio's blocking pool, never on the batches' threads.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
 
 /// The longest request head read.
-const MAX_HEAD: usize = 16 << 10;
-/// How long a client may take to send its request, and to take the answer.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const MAX_HEAD: usize = 16 << 10;
+/// How long a client may take to send its request head.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one connection may last, answer included.
+pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Connections served at once; more are told to come back later.
-const MAX_CONCURRENT: usize = 32;
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// A request: its method, path and query.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +46,24 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request for `target` (`/path?query`).
+    pub fn new(method: &str, target: &str) -> Request {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let query = query
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        Request {
+            method: method.to_string(),
+            path: path.to_string(),
+            query,
+        }
+    }
+
     /// The value of query parameter `key`.
     pub fn param(&self, key: &str) -> Option<&str> {
         self.query
@@ -69,17 +105,7 @@ impl Response {
     }
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "Internal Server Error",
-    }
-}
+type Handler = dyn Fn(&Request) -> Response + Send + Sync;
 
 /// A listening server; it serves until the process exits.
 pub struct HttpServer {
@@ -88,17 +114,28 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Listens on the first of `addresses` that can be bound and serves every request
-    /// with `handle` on a thread of its own.
+    /// with `handle`.
     pub fn start(
         addresses: &[SocketAddr],
         handle: impl Fn(&Request) -> Response + Send + Sync + 'static,
     ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(addresses)?;
+        listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
-        let handle = Arc::new(handle);
+        if !address.ip().is_loopback() {
+            tracing::warn!(
+                "the HTTP endpoint listens on {address}, which is not a loopback address: whoever can reach it reads the pipeline's metrics, batches and plugin versions (there is no authentication)"
+            );
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .thread_name("http")
+            .build()?;
+        let handle: Arc<Handler> = Arc::new(handle);
         std::thread::Builder::new()
             .name("http".into())
-            .spawn(move || accept(listener, handle))?;
+            .spawn(move || runtime.block_on(accept(listener, address, handle)))?;
         Ok(HttpServer { address })
     }
 
@@ -108,178 +145,209 @@ impl HttpServer {
     }
 }
 
-fn accept<H>(listener: TcpListener, handle: Arc<H>)
-where
-    H: Fn(&Request) -> Response + Send + Sync + 'static,
-{
-    let busy = Arc::new(AtomicUsize::new(0));
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
-        if busy.load(Ordering::SeqCst) >= MAX_CONCURRENT {
-            let _ = write_response(
-                &mut stream,
-                &Response::text(503, "too many requests at once; try again"),
-                false,
-            );
-            continue;
-        }
-        busy.fetch_add(1, Ordering::SeqCst);
-        let (handle, done) = (handle.clone(), busy.clone());
-        let spawned = std::thread::Builder::new()
-            .name("http-request".into())
-            .spawn(move || {
-                serve(stream, &*handle);
-                done.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            busy.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-fn serve(mut stream: TcpStream, handle: &dyn Fn(&Request) -> Response) {
-    let _ = stream.set_read_timeout(Some(CLIENT_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(CLIENT_TIMEOUT));
-    let head = match read_head(&mut stream) {
-        Ok(head) => head,
-        Err(response) => {
-            let _ = write_response(&mut stream, &response, false);
+async fn accept(listener: TcpListener, bound: SocketAddr, handle: Arc<Handler>) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!("the HTTP endpoint cannot listen on {bound}: {e}");
             return;
         }
     };
-    let response = match parse_request(&head) {
-        Ok(request) if request.method == "GET" || request.method == "HEAD" => {
-            let response = handle(&request);
-            let _ = write_response(&mut stream, &response, request.method == "HEAD");
-            return;
-        }
-        Ok(request) => Response::text(405, format!("{} is not supported: use GET", request.method)),
-        Err(message) => Response::text(400, message),
-    };
-    let _ = write_response(&mut stream, &response, false);
-}
-
-/// Reads up to the blank line that ends a request head.
-fn read_head(stream: &mut TcpStream) -> Result<String, Response> {
-    let mut reader = BufReader::new(&*stream);
-    let mut head = String::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(_) => {
-                head.push_str(&line);
-                if head.len() > MAX_HEAD {
-                    return Err(Response::text(431, "request head too large"));
-                }
-                if line == "\r\n" || line == "\n" {
-                    break;
-                }
-            }
-            Err(_) => return Err(Response::text(400, "could not read the request")),
-        }
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                let busy = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 38\r\nconnection: close\r\n\r\ntoo many connections at once; try again";
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(busy)).await;
+            });
+            continue;
+        };
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| answer(request, bound, handle.clone()));
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .max_buf_size(MAX_HEAD)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(EXCHANGE_TIMEOUT, connection).await;
+            drop(slot);
+        });
     }
-    Ok(head)
 }
 
-/// Parses a request head's first line.
-pub fn parse_request(head: &str) -> Result<Request, String> {
-    let line = head.lines().next().unwrap_or_default();
-    let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(format!("malformed request line {line:?}"));
+async fn answer(
+    request: hyper::Request<hyper::body::Incoming>,
+    bound: SocketAddr,
+    handle: Arc<Handler>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let method = request.method().as_str().to_string();
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let response = if !host_allowed(host, bound) {
+        Response::text(
+            421,
+            format!(
+                "this server is {bound}, not {:?}: a request through another name is refused (DNS rebinding)\n",
+                host.unwrap_or_default()
+            ),
+        )
+    } else if method != "GET" && method != "HEAD" {
+        Response::text(405, format!("{method} is not supported: use GET\n"))
+    } else {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let request = Request::new(&method, &target);
+        tokio::task::spawn_blocking(move || handle(&request))
+            .await
+            .unwrap_or_else(|_| Response::text(500, "the handler failed\n"))
     };
-    if !version.starts_with("HTTP/1.") {
-        return Err(format!("unsupported protocol {version:?}: speak HTTP/1.1"));
-    }
-    // An absolute-form target (`http://host/path`) is allowed by HTTP/1.1.
-    let target = target
-        .strip_prefix("http://")
-        .map_or(target, |rest| rest.find('/').map_or("/", |i| &rest[i..]));
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let query = query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), v.to_string())
-        })
-        .collect();
-    Ok(Request {
-        method: method.to_string(),
-        path: path.to_string(),
-        query,
-    })
+    Ok(into_hyper(response))
 }
 
-fn write_response(
-    stream: &mut TcpStream,
-    response: &Response,
-    head_only: bool,
-) -> std::io::Result<()> {
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n",
-        response.status,
-        reason(response.status),
-        response.content_type,
-        response.body.len()
-    )
-    .into_bytes();
-    if response.status == 405 {
-        out.extend_from_slice(b"Allow: GET, HEAD\r\n");
+fn into_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
+    let status = response.status;
+    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(response.content_type),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if status == 405 {
+        headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     }
-    out.extend_from_slice(b"\r\n");
-    if !head_only {
-        out.extend_from_slice(&response.body);
+    out
+}
+
+/// Whether a request with `Host: host` may be answered by a server bound to `bound`: on
+/// a loopback address, only through a loopback name or address.
+pub fn host_allowed(host: Option<&str>, bound: SocketAddr) -> bool {
+    if !bound.ip().is_loopback() {
+        return true;
     }
-    stream.write_all(&out)?;
-    stream.flush()
+    let Some(host) = host else {
+        // HTTP/1.0 clients send none; a browser always does.
+        return true;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
 
     #[test]
-    fn request_lines_give_method_path_and_query() {
-        let r = parse_request("GET /api/v1/batches?limit=5&x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-        assert_eq!(r.method, "GET");
+    fn targets_give_path_and_query() {
+        let r = Request::new("GET", "/api/v1/batches?limit=5&x");
         assert_eq!(r.path, "/api/v1/batches");
         assert_eq!(r.param("limit"), Some("5"));
         assert_eq!(r.param("x"), Some(""));
         assert_eq!(r.param("y"), None);
-        let absolute = parse_request("GET http://h:1/metrics HTTP/1.0\r\n\r\n").unwrap();
-        assert_eq!(absolute.path, "/metrics");
-        assert!(parse_request("GET /\r\n").is_err());
-        assert!(parse_request("GET / SPDY/3\r\n").is_err());
-    }
-
-    fn exchange(address: SocketAddr, request: &str) -> String {
-        let mut stream = TcpStream::connect(address).unwrap();
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        answer
     }
 
     #[test]
-    fn a_server_answers_gets_and_refuses_other_methods() {
-        let server = HttpServer::start(&["127.0.0.1:0".parse().unwrap()], |request| {
+    fn only_loopback_names_reach_a_loopback_server() {
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        for host in [
+            "localhost:8080",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "LOCALHOST",
+            "127.0.0.2",
+        ] {
+            assert!(host_allowed(Some(host), local), "{host}");
+        }
+        for host in ["evil.example:8080", "evil.example", "10.0.0.1:8080"] {
+            assert!(!host_allowed(Some(host), local), "{host}");
+        }
+        assert!(host_allowed(None, local));
+        assert!(host_allowed(
+            Some("evil.example"),
+            "0.0.0.0:80".parse().unwrap()
+        ));
+    }
+
+    fn exchange(address: SocketAddr, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream.write_all(request).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer.to_ascii_lowercase()
+    }
+
+    fn server() -> HttpServer {
+        HttpServer::start(&["127.0.0.1:0".parse().unwrap()], |request| {
             Response::text(200, format!("you asked for {}", request.path))
         })
-        .unwrap();
-        let answer = exchange(server.address(), "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-        assert!(answer.contains("Content-Length: 20\r\n"), "{answer}");
+        .unwrap()
+    }
+
+    #[test]
+    fn a_server_answers_gets_and_refuses_other_methods_heads_too_large_and_strange_hosts() {
+        let server = server();
+        let at = server.address();
+        let answer = exchange(at, b"GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert!(answer.starts_with("http/1.1 200 ok\r\n"), "{answer}");
+        assert!(answer.contains("content-length: 20\r\n"), "{answer}");
+        assert!(answer.contains("cache-control: no-store\r\n"), "{answer}");
         assert!(answer.ends_with("\r\n\r\nyou asked for /hello"), "{answer}");
-        let head = exchange(server.address(), "HEAD /hello HTTP/1.1\r\n\r\n");
+        let head = exchange(at, b"HEAD /hello HTTP/1.1\r\nHost: localhost\r\n\r\n");
         assert!(head.ends_with("\r\n\r\n"), "{head}");
-        let post = exchange(server.address(), "POST /x HTTP/1.1\r\n\r\n");
-        assert!(post.starts_with("HTTP/1.1 405"), "{post}");
-        assert!(post.contains("Allow: GET, HEAD"), "{post}");
-        let garbage = exchange(server.address(), "hello\r\n\r\n");
-        assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage}");
+        let post = exchange(at, b"POST /x HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert!(post.starts_with("http/1.1 405"), "{post}");
+        assert!(post.contains("allow: get, head"), "{post}");
+        let garbage = exchange(at, b"hello\r\n\r\n");
+        assert!(garbage.starts_with("http/1.1 400"), "{garbage}");
+        let rebound = exchange(at, b"GET / HTTP/1.1\r\nHost: evil.example:80\r\n\r\n");
+        assert!(rebound.starts_with("http/1.1 421"), "{rebound}");
+        let mut long = b"GET /".to_vec();
+        long.extend(std::iter::repeat_n(b'a', 4 * MAX_HEAD));
+        let too_long = exchange(at, &long);
+        assert!(too_long.starts_with("http/1.1 431"), "{too_long}");
+    }
+
+    #[test]
+    fn slow_clients_do_not_keep_others_waiting() {
+        let server = server();
+        let at = server.address();
+        let slow: Vec<TcpStream> = (0..64)
+            .map(|_| {
+                let mut s = TcpStream::connect(at).unwrap();
+                s.write_all(b"GET /slow HTTP/1.1\r\nHo").unwrap();
+                s
+            })
+            .collect();
+        let answer = exchange(at, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert!(answer.starts_with("http/1.1 200"), "{answer}");
+        drop(slow);
     }
 }

@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 /// Serves `metrics` on `address` (`host:port`) from a thread of its own, until the
-/// process exits.
+/// process exits (`http` says what it withstands).
 pub fn serve(address: &str, metrics: Metrics) -> anyhow::Result<HttpServer> {
     let addresses = check_http_address(address)
         .map_err(|e| anyhow::anyhow!("{e}"))
@@ -114,8 +114,7 @@ mod tests {
     use super::*;
 
     fn get(metrics: &Metrics, target: &str) -> Response {
-        let request = http::parse_request(&format!("GET {target} HTTP/1.1\r\n\r\n")).unwrap();
-        route(&request, metrics)
+        route(&Request::new("GET", target), metrics)
     }
 
     #[test]
