@@ -9,6 +9,27 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+/// Standard input printed, with the extra `[pipeline]` keys `extra`.
+fn stdin_to_print(dir: &TempDir, extra: &str) -> std::path::PathBuf {
+    dir.write(
+        "print.toml",
+        &format!(
+            r#"
+[pipeline]
+batch_interval = "100ms"
+{extra}
+
+[sources.lines]
+type = "stdin"
+
+[sinks.out]
+input = "lines"
+type = "print"
+"#
+        ),
+    )
+}
+
 #[test]
 fn records_that_hang_the_plugin_cost_a_bounded_time_and_all_become_dead_letters() {
     let dir = TempDir::new("hang");
@@ -86,21 +107,7 @@ path = "out"
 #[test]
 fn a_second_process_on_one_checkpoint_directory_is_refused_with_the_holders_pid() {
     let dir = TempDir::new("lock");
-    let pipeline = dir.write(
-        "locked.toml",
-        r#"
-[pipeline]
-batch_interval = "100ms"
-checkpoint_dir = "checkpoints"
-
-[sources.lines]
-type = "stdin"
-
-[sinks.out]
-input = "lines"
-type = "print"
-"#,
-    );
+    let pipeline = stdin_to_print(&dir, r#"checkpoint_dir = "checkpoints""#);
     let pipeline = pipeline.to_str().unwrap();
     // A temporary file an interrupted write left behind.
     std::fs::create_dir(dir.path().join("checkpoints")).unwrap();
@@ -173,20 +180,7 @@ fn a_plugin_cannot_forge_log_lines_or_flood_the_log() {
 #[test]
 fn the_print_sink_does_not_pass_terminal_escapes_through() {
     let dir = TempDir::new("escapes");
-    let pipeline = dir.write(
-        "print.toml",
-        r#"
-[pipeline]
-batch_interval = "100ms"
-
-[sources.lines]
-type = "stdin"
-
-[sinks.out]
-input = "lines"
-type = "print"
-"#,
-    );
+    let pipeline = stdin_to_print(&dir, "");
     let (sluice, mut stdin) = Sluice::start_with_stdin(&["run", pipeline.to_str().unwrap()]);
     stdin.write_all(b"\x1b]0;owned\x07 and \x1b[2J\n").unwrap();
     drop(stdin);
@@ -331,21 +325,7 @@ fn peak_memory_kib(pid: u32) -> u64 {
 #[test]
 fn the_http_endpoint_withstands_huge_requests_slow_clients_and_other_hosts() {
     let dir = TempDir::new("http-hostile");
-    let pipeline = dir.write(
-        "served.toml",
-        r#"
-[pipeline]
-batch_interval = "100ms"
-http = "127.0.0.1:0"
-
-[sources.lines]
-type = "stdin"
-
-[sinks.out]
-input = "lines"
-type = "print"
-"#,
-    );
+    let pipeline = stdin_to_print(&dir, r#"http = "127.0.0.1:0""#);
     let (mut sluice, stdin) = Sluice::start_with_stdin(&["run", pipeline.to_str().unwrap()]);
     let address = sluice.http_address();
     let before = peak_memory_kib(sluice.pid());

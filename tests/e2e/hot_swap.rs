@@ -379,17 +379,12 @@ fn a_version_missing_a_function_is_refused_and_the_old_one_keeps_running() {
     assert!(!done.stderr.contains("swapped plugin"), "{}", done.stderr);
 }
 
-#[test]
-fn a_crash_after_a_migrating_swap_migrates_the_checkpointed_state_at_restart() {
-    let dir = TempDir::new("migrate-crash");
-    let (v1, v2) = (
-        plugin_variant("counter", ""),
-        plugin_variant("counter", "v2"),
-    );
-    let live = live_copy(&dir, "counter", &v1);
-    let incoming = dir.path().join("in");
-    std::fs::create_dir(&incoming).unwrap();
-    let pipeline = dir.write(
+/// Running word totals (`counter::tally`, loaded from `live`) over the files renamed into
+/// `dir/in`, written to `dir/out`, checkpointed in `dir/checkpoints` with the extra
+/// `[pipeline]` keys `extra`.
+fn counter_over_files(dir: &TempDir, live: &Path, extra: &str) -> std::path::PathBuf {
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    dir.write(
         "counter.toml",
         &format!(
             r#"
@@ -397,7 +392,7 @@ fn a_crash_after_a_migrating_swap_migrates_the_checkpointed_state_at_restart() {
 batch_interval = "100ms"
 partitions = 2
 checkpoint_dir = "checkpoints"
-checkpoint_interval = 100000
+{extra}
 
 [plugins.wordcount]
 path = {wordcount}
@@ -425,17 +420,31 @@ type = "files"
 path = "out"
 "#,
             wordcount = toml_path(&plugin_wasm("wordcount")),
-            counter = toml_path(&live)
+            counter = toml_path(live)
         ),
+    )
+}
+
+/// Writes `lines` as `dir/in/f<i>.txt`, renamed into place so that it is read whole.
+fn drop_lines(dir: &TempDir, i: usize, lines: &[String]) {
+    let staged = dir.path().join(format!(".f{i}"));
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&staged, text).unwrap();
+    std::fs::rename(&staged, dir.path().join("in").join(format!("f{i}.txt"))).unwrap();
+}
+
+#[test]
+fn a_crash_after_a_migrating_swap_migrates_the_checkpointed_state_at_restart() {
+    let dir = TempDir::new("migrate-crash");
+    let (v1, v2) = (
+        plugin_variant("counter", ""),
+        plugin_variant("counter", "v2"),
     );
+    let live = live_copy(&dir, "counter", &v1);
+    let pipeline = counter_over_files(&dir, &live, "checkpoint_interval = 100000");
     let pipeline = pipeline.to_str().unwrap();
     let files = [random_lines(500, 11), random_lines(500, 12)];
-    let drop_file = |i: usize| {
-        let staged = dir.path().join(format!(".f{i}"));
-        let text: String = files[i].iter().map(|l| format!("{l}\n")).collect();
-        std::fs::write(&staged, text).unwrap();
-        std::fs::rename(&staged, incoming.join(format!("f{i}.txt"))).unwrap();
-    };
+    let drop_file = |i: usize| drop_lines(&dir, i, &files[i]);
     // Version 1 counts the first file; a graceful stop checkpoints its state.
     let mut sluice = Sluice::start(&["run", pipeline]);
     sluice.wait_for_log("running pipeline");
@@ -488,54 +497,10 @@ fn a_kept_migrate_function_does_not_migrate_its_own_output_again() {
         plugin_variant("counter", "rebuilt"),
     );
     let live = live_copy(&dir, "counter", &v2);
-    let incoming = dir.path().join("in");
-    std::fs::create_dir(&incoming).unwrap();
-    let pipeline = dir.write(
-        "counter.toml",
-        &format!(
-            r#"
-[pipeline]
-batch_interval = "100ms"
-partitions = 2
-checkpoint_dir = "checkpoints"
-
-[plugins.wordcount]
-path = {wordcount}
-
-[plugins.counter]
-path = {counter}
-
-[sources.lines]
-type = "directory"
-path = "in"
-
-[stages.words]
-input = "lines"
-op = "flat_map"
-function = "wordcount::split_words"
-
-[stages.totals]
-input = "words"
-op = "update_state_by_key"
-function = "counter::tally"
-
-[sinks.out]
-input = "totals"
-type = "files"
-path = "out"
-"#,
-            wordcount = toml_path(&plugin_wasm("wordcount")),
-            counter = toml_path(&live)
-        ),
-    );
+    let pipeline = counter_over_files(&dir, &live, "");
     let pipeline = pipeline.to_str().unwrap();
     let files: Vec<Vec<String>> = (0..4).map(|i| random_lines(300, 30 + i)).collect();
-    let drop_file = |i: usize| {
-        let staged = dir.path().join(format!(".f{i}"));
-        let text: String = files[i].iter().map(|l| format!("{l}\n")).collect();
-        std::fs::write(&staged, text).unwrap();
-        std::fs::rename(&staged, incoming.join(format!("f{i}.txt"))).unwrap();
-    };
+    let drop_file = |i: usize| drop_lines(&dir, i, &files[i]);
     let swap_lines = |sluice: &Sluice| -> Vec<String> {
         sluice
             .log_so_far()
