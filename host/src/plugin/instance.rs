@@ -330,17 +330,23 @@ fn classify(
             deadline: version.limits.deadline,
         },
         Some(trap) => {
+            // The innermost function with a name, demangled without its hash.
             let place = error
                 .downcast_ref::<WasmBacktrace>()
                 .and_then(|bt| {
-                    bt.frames()
-                        .iter()
-                        .find_map(|f| f.func_name().map(str::to_string))
+                    bt.frames().iter().find_map(|f| {
+                        f.func_name()
+                            .map(|n| format!("{:#}", rustc_demangle::demangle(n)))
+                    })
                 })
                 .map(|name| format!(" in {name}"))
                 .unwrap_or_default();
+            let what = match trap {
+                Trap::StackOverflow => "stack overflow (recursion too deep?)".to_string(),
+                other => other.to_string(),
+            };
             CallFailure::Trapped {
-                trap: format!("{trap}{place}"),
+                trap: format!("{what}{place}"),
             }
         }
         None => CallFailure::Trapped {

@@ -81,6 +81,35 @@ fn a_memory_limit_below_the_initial_memory_is_refused_at_load() {
 }
 
 #[test]
+fn a_stack_overflow_says_so_and_names_the_function_demangled() {
+    let runtime = Runtime::new().unwrap();
+    // The recursing function is named as rustc mangles it.
+    let bytes = wat::parse_str(
+        r#"(module
+            (memory (export "memory") 1)
+            (@custom "sluice_manifest" "abi1\tmap\tf\tfn f(x: String) -> String\n")
+            (func (export "sluice_input") (param i32) (result i32) i32.const 1024)
+            (func (export "sluice_output_ptr") (result i32) i32.const 0)
+            (func (export "sluice_output_len") (result i32) i32.const 0)
+            (func (export "sluice_chain") (result i32) i32.const 0)
+            (func $_ZN6faulty7recurse17h0123456789abcdefE (result i32)
+                call $_ZN6faulty7recurse17h0123456789abcdefE)
+            (func (export "sluice_fn_f") (param i32 i64 i32 i32) (result i32)
+                call $_ZN6faulty7recurse17h0123456789abcdefE))"#,
+    )
+    .unwrap();
+    let version = PluginVersion::load(&runtime, "deep", &bytes, limits()).unwrap();
+    let error = version
+        .call(&call(), &one_record())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("stack overflow") && error.contains(" in faulty::recurse"),
+        "{error}"
+    );
+}
+
+#[test]
 fn deadlines_hold_for_a_version_that_outlives_its_runtime() {
     let runtime = Runtime::new().unwrap();
     let bytes = guest("map", "(loop (br 0)) i32.const 0", 5, 1);
