@@ -300,8 +300,27 @@ fn validate_refuses_what_would_fail_once_data_flows() {
             "its input `lengths` gives `usize`",
         ),
     ];
-    for (i, (text, expected)) in cases.iter().enumerate() {
-        let path = dir.write(&format!("case{i}.toml"), text);
+    std::fs::write(
+        dir.path().join("taken"),
+        "a file where a directory should be",
+    )
+    .unwrap();
+    let cases = cases.into_iter().chain([
+        (
+            "[sources.lines]\ntype = \"stdin\"\n\
+             [sinks.out]\ninput = \"lines\"\ntype = \"files\"\npath = \"taken/out\"\n"
+                .to_string(),
+            "sinks.out.path: cannot create",
+        ),
+        (
+            "[pipeline]\ncheckpoint_dir = \"taken\"\n[sources.lines]\ntype = \"stdin\"\n\
+             [sinks.out]\ninput = \"lines\"\ntype = \"print\"\n"
+                .to_string(),
+            "2:18: pipeline.checkpoint_dir:",
+        ),
+    ]);
+    for (i, (text, expected)) in cases.enumerate() {
+        let path = dir.write(&format!("case{i}.toml"), &text);
         let done = Sluice::start(&["validate", path.to_str().unwrap()]).finish();
         assert_ne!(done.status.code(), Some(0), "{text}");
         assert!(

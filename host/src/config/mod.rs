@@ -17,6 +17,7 @@ mod reader;
 mod stage;
 pub mod units;
 mod validate;
+mod writable;
 
 #[cfg(all(test, feature = "kafka"))]
 mod kafka_tests;
@@ -76,6 +77,8 @@ pub struct CheckpointSpec {
     pub dir: PathBuf,
     /// A checkpoint every this many batches.
     pub interval: u32,
+    /// Where `checkpoint_dir` is written.
+    pub at: Location,
 }
 
 /// What a stage does with records a plugin fails on (`on_error`).
@@ -346,7 +349,9 @@ pub fn load(file: &Path) -> Result<Pipeline, LoadError> {
         file: file.to_path_buf(),
         source,
     })?;
-    parse_str(file, &text).map_err(LoadError::Invalid)
+    let pipeline = parse_str(file, &text).map_err(LoadError::Invalid)?;
+    writable::check(&pipeline).map_err(LoadError::Invalid)?;
+    Ok(pipeline)
 }
 
 /// Checks pipeline text as if it were read from `file` (relative paths resolve

@@ -131,10 +131,11 @@ fn pipeline_section(cx: &Context<'_>, root: &Table, file: &Path) -> Pipeline {
     let base = file.parent().unwrap_or(Path::new("."));
     let interval = r.integer("checkpoint_interval", 1).map(|n| n as u32);
     match r.string("checkpoint_dir") {
-        Some((dir, _)) => {
+        Some((dir, at)) => {
             pipeline.checkpoint = Some(CheckpointSpec {
                 dir: resolve(base, &dir),
                 interval: interval.unwrap_or(10),
+                at,
             })
         }
         None if interval.is_some() => r.error(
