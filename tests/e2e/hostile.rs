@@ -381,3 +381,40 @@ fn the_http_endpoint_withstands_huge_requests_slow_clients_and_other_hosts() {
     drop(stdin);
     sluice.finish().expect_code(0);
 }
+
+#[test]
+fn a_kafka_sink_without_brokers_obeys_a_stop_in_seconds() {
+    let dir = TempDir::new("kafka-nowhere");
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let pipeline = dir.write(
+        "nowhere.toml",
+        &format!(
+            r#"
+[pipeline]
+batch_interval = "100ms"
+
+[sources.lines]
+type = "stdin"
+
+[sinks.topic]
+input = "lines"
+type = "kafka"
+brokers = "{nowhere}"
+topic = "lines"
+"#
+        ),
+    );
+    let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", pipeline.to_str().unwrap()]);
+    stdin.write_all(b"a line for no one\n").unwrap();
+    stdin.flush().unwrap();
+    sluice.wait_for_log("waits for the Kafka brokers");
+    let stopped = Instant::now();
+    sluice.signal("TERM");
+    let done = sluice.finish();
+    // The batch's delivery would wait for message.timeout.ms (300 s by default).
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(60), "the stop took {took:?}");
+    assert!(done.stderr.contains("was not written"), "{}", done.stderr);
+    assert!(!done.stderr.contains("took batch"), "{}", done.stderr);
+    drop(stdin);
+}

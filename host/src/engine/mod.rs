@@ -222,6 +222,9 @@ impl Prepared {
         listeners: Vec<Box<dyn BatchListener>>,
     ) -> anyhow::Result<RunSummary> {
         let interval_ms = self.pipeline.batch_interval.as_millis() as u64;
+        for sink in &mut self.sinks {
+            sink.watch(&shutdown);
+        }
         if !self.durability.as_ref().is_some_and(|d| d.restored) {
             self.executor
                 .load_initial_state(&self.pipeline, clock.now_ms())?;

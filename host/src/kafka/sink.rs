@@ -11,13 +11,14 @@
 use super::client::{self, Context, Health};
 use super::codec::to_message;
 use super::commits;
+use crate::batch::Shutdown;
 use crate::config::{KafkaSinkSpec, TransactionSpec};
 use crate::sink::{Sink, SinkBatch};
 use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
-use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, PurgeConfig, ThreadedProducer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +27,8 @@ use std::time::{Duration, Instant};
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a flush that waits for the brokers says so.
 const REMIND: Duration = Duration::from_secs(10);
+/// How long one wait of a flush lasts before it looks at the stop signal.
+const FLUSH_STEP: Duration = Duration::from_secs(1);
 
 /// Delivery outcomes of the batch being written.
 #[derive(Default)]
@@ -80,6 +83,8 @@ pub struct KafkaSink {
     producer: Option<ThreadedProducer<SinkContext>>,
     /// Transactional: the last batch time in the commits topic, once read.
     committed: Option<Option<u64>>,
+    /// The run's stop signal: a flush waiting for the brokers gives up once it is raised.
+    shutdown: Option<Shutdown>,
 }
 
 impl KafkaSink {
@@ -105,6 +110,7 @@ impl KafkaSink {
             deliveries: Arc::default(),
             producer: None,
             committed: None,
+            shutdown: None,
         };
         sink.producer()?;
         Ok(sink)
@@ -167,6 +173,7 @@ impl KafkaSink {
     /// Queues every record of the batch, waiting for room when the queue is full.
     fn send_all(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<u64> {
         let topic = self.spec.topic.clone();
+        let shutdown = self.shutdown.clone();
         let producer = self.producer()?;
         let mut sent = 0;
         for record in batch.partitions.iter().flat_map(|p| p.iter()) {
@@ -182,6 +189,13 @@ impl KafkaSink {
                 match producer.send(message) {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        if shutdown.as_ref().is_some_and(Shutdown::is_raised) {
+                            producer.purge(PurgeConfig::default().queue().inflight());
+                            anyhow::bail!(
+                                "stopping: batch {} was not written, the producer's queue stayed full after {sent} of its messages (the brokers take none)",
+                                batch.time_ms
+                            );
+                        }
                         message = back;
                         producer.poll(Duration::from_millis(10));
                     }
@@ -193,29 +207,41 @@ impl KafkaSink {
         Ok(sent)
     }
 
-    /// Waits until every queued message is delivered or has failed.
-    fn flush(&mut self, time_ms: u64) -> anyhow::Result<()> {
+    /// Waits until every queued message is delivered or has failed, or the run stops;
+    /// returns whether it had to wait for the brokers.
+    fn flush(&mut self, time_ms: u64) -> anyhow::Result<bool> {
         let started = Instant::now();
         let (label, brokers) = (self.label.clone(), self.spec.brokers.join(","));
         let health = self.health.clone();
+        let shutdown = self.shutdown.clone();
         let producer = self.producer()?;
         let mut reminded = None::<Instant>;
-        while let Err(e) = producer.flush(REMIND) {
+        while let Err(e) = producer.flush(FLUSH_STEP) {
             if !matches!(e, KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) {
                 anyhow::bail!("cannot flush batch {time_ms}: {e}");
             }
-            tracing::warn!(
-                "{label}: batch {time_ms} waits for the Kafka brokers {brokers} to take {} messages ({} s so far): {}; retrying until they do or message.timeout.ms passes",
-                producer.in_flight_count(),
-                started.elapsed().as_secs(),
-                health.last_error().unwrap_or_else(|| "no answer".into())
-            );
-            reminded = Some(Instant::now());
+            if shutdown.as_ref().is_some_and(Shutdown::is_raised) {
+                let waiting = producer.in_flight_count();
+                // What is still queued is not sent later behind the run's back.
+                producer.purge(PurgeConfig::default().queue().inflight());
+                let _ = producer.flush(FLUSH_STEP);
+                anyhow::bail!(
+                    "stopping: batch {time_ms} was not written, the Kafka brokers {brokers} had not taken {waiting} of its messages after {} s ({})",
+                    started.elapsed().as_secs(),
+                    health.last_error().unwrap_or_else(|| "no answer".into())
+                );
+            }
+            if reminded.is_none_or(|at| at.elapsed() >= REMIND) {
+                tracing::warn!(
+                    "{label}: batch {time_ms} waits for the Kafka brokers {brokers} to take {} messages ({} s so far): {}; retrying until they do or message.timeout.ms passes",
+                    producer.in_flight_count(),
+                    started.elapsed().as_secs(),
+                    health.last_error().unwrap_or_else(|| "no answer".into())
+                );
+                reminded = Some(Instant::now());
+            }
         }
-        if reminded.is_some() {
-            tracing::info!("{label}: the Kafka brokers {brokers} took batch {time_ms}");
-        }
-        Ok(())
+        Ok(reminded.is_some())
     }
 
     fn check_deliveries(&self, time_ms: u64, sent: u64) -> anyhow::Result<()> {
@@ -293,7 +319,21 @@ impl Sink for KafkaSink {
             return self.write_transaction(&transaction, batch);
         }
         let sent = self.send_all(batch)?;
-        self.flush(batch.time_ms)?;
-        self.check_deliveries(batch.time_ms, sent)
+        let waited = self.flush(batch.time_ms)?;
+        self.check_deliveries(batch.time_ms, sent)?;
+        // Said only once every message is delivered: a flush also ends when they failed.
+        if waited {
+            tracing::info!(
+                "{}: the Kafka brokers {} took batch {}",
+                self.label,
+                self.spec.brokers.join(","),
+                batch.time_ms
+            );
+        }
+        Ok(())
+    }
+
+    fn watch(&mut self, shutdown: &Shutdown) {
+        self.shutdown = Some(shutdown.clone());
     }
 }

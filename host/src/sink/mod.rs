@@ -50,6 +50,12 @@ pub trait Sink: Send {
     fn discard(&mut self, time_ms: u64) {
         let _ = time_ms;
     }
+
+    /// Tells the sink the run's stop signal: a sink that waits on something outside
+    /// (brokers) gives up on the batch once it is raised, so a stop is obeyed in seconds.
+    fn watch(&mut self, shutdown: &crate::batch::Shutdown) {
+        let _ = shutdown;
+    }
 }
 
 /// Opens the sink `spec` of the pipeline named `pipeline`.
