@@ -33,7 +33,18 @@ pub fn check(pipeline: &Pipeline) -> Result<(), Diagnostics> {
 
 /// Whether `dir` is, or can be created as, a directory this process writes in.
 fn writable(dir: &Path) -> Result<(), String> {
-    let Some(existing) = dir.ancestors().find(|a| a.exists()) else {
+    // A relative path's last ancestor is "", which is the working directory.
+    let Some(existing) = dir
+        .ancestors()
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .find(|a| a.exists())
+    else {
         return Err(format!("{}: no part of the path exists", dir.display()));
     };
     if !existing.is_dir() {
@@ -85,6 +96,8 @@ mod tests {
         let blocked = writable(&dir.join("file/out")).unwrap_err();
         assert!(blocked.contains("is a file, not a directory"), "{blocked}");
         assert!(writable(&dir.join("file")).is_err());
+        // Relative to the working directory, which exists.
+        assert_eq!(writable(Path::new("not-here-yet/out")), Ok(()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
