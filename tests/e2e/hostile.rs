@@ -299,6 +299,16 @@ fn validate_refuses_what_would_fail_once_data_flows() {
             ),
             "its input `lengths` gives `usize`",
         ),
+        (
+            // A structural problem and a missing function, reported together.
+            format!(
+                "[plugins.wordcount]\npath = {wasm}\n[sources.lines]\ntype = \"sockett\"\n\
+                 [sources.more]\ntype = \"stdin\"\n\
+                 [stages.words]\ninput = \"more\"\nop = \"flat_map\"\nfunction = \"wordcount::split_wrods\"\n\
+                 [sinks.out]\ninput = \"words\"\ntype = \"print\"\n"
+            ),
+            "unknown source type `sockett`",
+        ),
     ];
     std::fs::write(
         dir.path().join("taken"),
@@ -328,6 +338,14 @@ fn validate_refuses_what_would_fail_once_data_flows() {
             "{expected}\n{}",
             done.stderr
         );
+        if expected.contains("sockett") {
+            assert!(
+                done.stderr
+                    .contains("plugin `wordcount` has no function `split_wrods`"),
+                "{}",
+                done.stderr
+            );
+        }
     }
 }
 

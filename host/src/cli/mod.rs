@@ -208,8 +208,24 @@ pub fn report(error: &anyhow::Error) {
     }
 }
 
+/// Loads a pipeline file. A file with problems has every one reported at once: those of
+/// the functions it names too (the plugins that could be read are loaded for it), not
+/// only once the rest is fixed.
 fn load(file: &Path) -> anyhow::Result<Pipeline> {
-    Ok(config::load(file)?)
+    let (partial, mut problems) = match config::load_partial(file)? {
+        Ok(pipeline) => return Ok(pipeline),
+        Err(partial) => partial,
+    };
+    if !partial.plugins.is_empty()
+        && let Ok(runtime) = Runtime::new()
+        && let Err(RegistryError::Mismatch(more)) = Registry::load(&partial, &runtime)
+    {
+        problems.extend(more);
+    }
+    Err(problems
+        .into_result(())
+        .expect_err("there were problems")
+        .into())
 }
 
 /// A signal this soon after the first is the same request delivered twice (`timeout`

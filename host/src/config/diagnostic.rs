@@ -92,6 +92,11 @@ impl Diagnostics {
         });
     }
 
+    /// Adds the problems of `other` (of the same file).
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+
     /// `Ok(value)` when nothing was found, else the problems sorted by position.
     pub fn into_result<T>(mut self, value: T) -> Result<T, Diagnostics> {
         if self.items.is_empty() {

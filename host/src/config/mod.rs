@@ -345,13 +345,25 @@ pub enum SinkKind {
 
 /// Reads and checks a pipeline file.
 pub fn load(file: &Path) -> Result<Pipeline, LoadError> {
+    load_partial(file)?.map_err(|(_, problems)| LoadError::Invalid(problems))
+}
+
+/// Reads and checks a pipeline file; when it has problems, also gives the pipeline as
+/// far as it could be read, so that checks needing more than the file (its plugins'
+/// manifests) can report their problems in the same list.
+pub fn load_partial(file: &Path) -> Result<Result<Pipeline, (Pipeline, Diagnostics)>, LoadError> {
     let text = std::fs::read_to_string(file).map_err(|source| LoadError::Read {
         file: file.to_path_buf(),
         source,
     })?;
-    let pipeline = parse_str(file, &text).map_err(LoadError::Invalid)?;
-    writable::check(&pipeline).map_err(LoadError::Invalid)?;
-    Ok(pipeline)
+    let (pipeline, diagnostics) = parse::parse_partial(file, &text);
+    if !diagnostics.items.is_empty() {
+        return Ok(Err((pipeline, diagnostics)));
+    }
+    match writable::check(&pipeline) {
+        Ok(()) => Ok(Ok(pipeline)),
+        Err(problems) => Ok(Err((pipeline, problems))),
+    }
 }
 
 /// Checks pipeline text as if it were read from `file` (relative paths resolve

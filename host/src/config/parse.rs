@@ -17,6 +17,13 @@ const SOURCE_TYPES: [&str; 5] = ["socket", "directory", "stdin", "generator", "k
 const SINK_TYPES: [&str; 3] = ["print", "files", "kafka"];
 
 pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
+    let (pipeline, diagnostics) = parse_partial(file, text);
+    diagnostics.into_result(pipeline)
+}
+
+/// The pipeline as far as it could be read (sections with problems left out), and the
+/// problems.
+pub fn parse_partial(file: &Path, text: &str) -> (Pipeline, Diagnostics) {
     let cx = Context {
         lines: LineIndex::new(text),
         diagnostics: RefCell::new(Diagnostics::new(file)),
@@ -31,10 +38,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
                 format!("invalid TOML: {message}"),
                 None,
             );
-            return cx
-                .diagnostics
-                .into_inner()
-                .into_result(unreachable_pipeline());
+            return (unreachable_pipeline(), cx.diagnostics.into_inner());
         }
     };
     let root = doc.as_table();
@@ -77,7 +81,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
         .filter_map(|r| sink(r, base, &pipeline.name))
         .collect();
     validate::check(&pipeline, &cx, root);
-    cx.diagnostics.into_inner().into_result(pipeline)
+    (pipeline, cx.diagnostics.into_inner())
 }
 
 /// A placeholder for the `Ok` side of an error that is certain to be returned.
