@@ -17,17 +17,16 @@
 //! decided become dead letters too, each saying that it was set aside undecided, and the
 //! batch completes. Progress is logged every few seconds while it runs.
 
-use std::time::{Duration, Instant};
-
 use super::{StageError, StageFailure, StageRuntime};
+use crate::config::{Limits, OnError, Op};
+use crate::record::Records;
+use std::time::{Duration, Instant};
 
 /// The wall time isolation may take per partition, in deadlines of the plugin.
 pub const BUDGET_DEADLINES: u32 = 4;
 
 /// How often isolation logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-use crate::config::{OnError, Op};
-use crate::record::Records;
 
 /// A record set aside because a plugin function failed on it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,7 +152,7 @@ pub fn call_items_isolating(
     let deadline = stage
         .function
         .as_ref()
-        .map_or(Duration::from_secs(10), |f| f.plugin.limits().deadline);
+        .map_or(Limits::default().deadline, |f| f.plugin.limits().deadline);
     let now = Instant::now();
     let mut run = Bisection {
         stage,
@@ -243,22 +242,27 @@ impl Bisection<'_> {
         }
         self.progress();
         if self.started.elapsed() >= self.budget {
-            let function = self.stage.function.as_ref();
-            for index in first..first + items.len() {
-                self.into.failed.push(FailedItem {
+            // One letter per item, all alike.
+            let bound = self.stage.function.as_ref();
+            let undecided = FailedItem {
+                index: first,
+                function: bound.map_or_else(String::new, |f| {
+                    format!("{}::{}", f.plugin.name(), f.function)
+                }),
+                version: bound.map_or_else(String::new, |f| f.plugin.hash().to_string()),
+                error: format!(
+                    "set aside undecided: isolating the failing {} of this partition took the whole budget of {} s ({BUDGET_DEADLINES} deadlines)",
+                    self.unit(),
+                    self.budget.as_secs_f64()
+                ),
+                undecided: true,
+            };
+            self.into
+                .failed
+                .extend((first..first + items.len()).map(|index| FailedItem {
                     index,
-                    function: function.map_or_else(String::new, |f| {
-                        format!("{}::{}", f.plugin.name(), f.function)
-                    }),
-                    version: function.map_or_else(String::new, |f| f.plugin.hash().to_string()),
-                    error: format!(
-                        "set aside undecided: isolating the failing {} of this partition took the whole budget of {} s ({BUDGET_DEADLINES} deadlines)",
-                        self.unit(),
-                        self.budget.as_secs_f64()
-                    ),
-                    undecided: true,
-                });
-            }
+                    ..undecided.clone()
+                }));
             self.decided += items.len();
             return Ok(());
         }

@@ -1,9 +1,9 @@
-//! What a plugin may put in the log: its messages with control characters escaped (a
-//! newline cannot start a line that looks like sluice's own), at most
+//! What a plugin may put in the log: its messages with control characters escaped
+//! (`render::escape_controls`: a newline cannot start a line that looks like sluice's
+//! own), at most
 //! [`LINES_PER_SECOND`] lines a second per plugin version, and a count of what was held
 //! back.
 
-pub use crate::render::escape_controls;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 

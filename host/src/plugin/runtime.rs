@@ -1,8 +1,9 @@
 //! The process's one wasmtime engine, the host functions plugins may import, and the
 //! ticker that drives call deadlines.
 
-use super::guest_log::{escape_controls, report_suppressed};
+use super::guest_log::report_suppressed;
 use super::instance::HostState;
+use crate::render::escape_controls;
 use sluice_sdk::wire::IMPORT_MODULE;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

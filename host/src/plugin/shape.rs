@@ -185,11 +185,11 @@ fn of_type(ty: &str) -> Shape {
         .trim_start_matches('&')
         .trim_start_matches("'static ")
         .trim();
-    const SCALARS: [&str; 17] = [
+    const SCALARS: [&str; 18] = [
         "str", "String", "bool", "char", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16",
-        "i32", "i64", "i128", "isize", "f64",
+        "i32", "i64", "i128", "isize", "f32", "f64",
     ];
-    if SCALARS.contains(&plain) || plain == "f32" {
+    if SCALARS.contains(&plain) {
         Shape::Not(format!("`{ty}`"))
     } else {
         Shape::Unknown
