@@ -14,16 +14,18 @@
 //!   once per partition per batch with the whole partition as MessagePack
 //!   ([`record::Records`]), under memory and time limits.
 //! - **Sinks** ([`sink`]) write each batch's results: Spark's `print`, JSON-lines
-//!   directories written atomically, or a Kafka topic ([`kafka`], also a source).
+//!   directories written atomically, or a Kafka topic (also a source; [`kafka`] is
+//!   the client they share).
 //!
 //! `ARCHITECTURE.md` at the repository root has the code map and the invariants.
 #![warn(missing_docs)]
 
 pub mod batch;
-pub mod bench;
+mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod durable;
 pub mod engine;
 pub mod kafka;
 pub mod logging;
@@ -42,3 +44,6 @@ pub mod state;
 pub mod swap;
 pub mod terminal;
 pub mod ui;
+
+#[cfg(test)]
+mod layering;

@@ -146,7 +146,7 @@ mod tests {
             }
             SourceBatch::Received(
                 vec![records],
-                crate::checkpoint::Descriptor::Volatile { records: 0 },
+                crate::source::Descriptor::Volatile { records: 0 },
             )
         }
         fn is_finished(&self) -> bool {
@@ -155,7 +155,7 @@ mod tests {
         fn stop(&mut self) {}
         fn replay(
             &mut self,
-            _: &crate::checkpoint::Descriptor,
+            _: &crate::source::Descriptor,
             _: usize,
         ) -> anyhow::Result<Vec<Records>> {
             unreachable!("not journaled")
@@ -243,7 +243,7 @@ mod tests {
         assert_eq!(lines(&batch), 1);
         let why = batch.not_durable.expect("the batch is marked");
         assert!(
-            why.starts_with("cannot write the batch journal: No space left on device"),
+            why.starts_with("cannot write the batch journal: /dev/full: No space left on device"),
             "{why}"
         );
     }

@@ -5,8 +5,8 @@
 //! of the body (u64 LE). A file whose length, version or checksum does not match is
 //! treated as corrupt (a crash while writing, a bad disk) and skipped.
 
-use super::journal::Descriptor;
 use super::snapshot::RecordsBlob;
+use crate::source::Position;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -39,21 +39,6 @@ pub struct SourcePosition {
     pub name: String,
     /// Its position.
     pub position: Position,
-}
-
-/// How far a source has got, by kind of source.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub enum Position {
-    /// Nothing yet.
-    #[default]
-    Start,
-    /// The last batch's descriptor, and for directories every file taken so far.
-    After {
-        /// What the source gave the last batch.
-        last: Descriptor,
-        /// Directory sources: every file name taken so far.
-        taken: Vec<String>,
-    },
 }
 
 /// A stateful stage's state.
@@ -130,6 +115,7 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::Descriptor;
 
     fn sample() -> Checkpoint {
         Checkpoint {

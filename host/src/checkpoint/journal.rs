@@ -8,47 +8,14 @@
 //! log) gets a second frame once its output is written, marking it `completed`, so that
 //! recovery never computes it again with less.
 
-use crate::kafka::OffsetRange;
-use crate::source::WalPos;
+use crate::durable;
+use crate::source::Descriptor;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use xxhash_rust::xxh3::xxh3_64;
-
-/// What one source gave one batch, enough to give it again.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Descriptor {
-    /// These files, read whole, in order.
-    Files(Vec<PathBuf>),
-    /// Lines `from..to` of a generator whose first batch started at `start_ms`.
-    Generated {
-        /// The generator's start time.
-        start_ms: u64,
-        /// First line.
-        from: u64,
-        /// One past the last line.
-        to: u64,
-    },
-    /// The write-ahead log's records between two positions.
-    Wal {
-        /// Start position.
-        from: WalPos,
-        /// End position.
-        to: WalPos,
-    },
-    /// Records received without a write-ahead log: they cannot be given again.
-    Volatile {
-        /// How many there were.
-        records: u64,
-    },
-    /// Offset ranges of Kafka topic-partitions, one batch partition each, in order.
-    Kafka {
-        /// The ranges.
-        ranges: Vec<OffsetRange>,
-    },
-}
 
 /// One batch as it was cut.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,7 +66,7 @@ pub struct Journal {
     file: Mutex<File>,
 }
 
-fn frame(entry: &JournalEntry) -> Vec<u8> {
+pub(super) fn frame(entry: &JournalEntry) -> Vec<u8> {
     let body = rmp_serde::to_vec_named(entry).expect("journal entries encode");
     let mut out = Vec::with_capacity(body.len() + 12);
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
@@ -134,10 +101,6 @@ fn parse(bytes: &[u8]) -> (Vec<JournalEntry>, usize) {
     (entries, at)
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 impl Journal {
     /// Opens (or creates) the journal in `dir` and returns the entries it holds. A torn
     /// last entry is cut off.
@@ -147,9 +110,10 @@ impl Journal {
             .create(true)
             .read(true)
             .append(true)
-            .open(&path)?;
+            .open(&path)
+            .map_err(durable::at(&path))?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
+        file.read_to_end(&mut bytes).map_err(durable::at(&path))?;
         let (entries, valid) = parse(&bytes);
         if valid < bytes.len() {
             tracing::warn!(
@@ -157,8 +121,9 @@ impl Journal {
                 path.display(),
                 bytes.len() - valid
             );
-            file.set_len(valid as u64)?;
-            file.sync_all()?;
+            file.set_len(valid as u64)
+                .and_then(|()| file.sync_all())
+                .map_err(durable::at(&path))?;
         }
         Ok((
             Journal {
@@ -172,8 +137,9 @@ impl Journal {
     /// Appends an entry and syncs it to disk.
     pub fn append(&self, entry: &JournalEntry) -> std::io::Result<()> {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        file.write_all(&frame(entry))?;
-        file.sync_data()
+        file.write_all(&frame(entry))
+            .and_then(|()| file.sync_data())
+            .map_err(durable::at(&self.path))
     }
 
     /// A journal whose every append fails as on a full disk (it writes to `/dev/full`),
@@ -196,25 +162,24 @@ impl Journal {
         };
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.write_all(&frame(&marker))
+            .map_err(durable::at(&self.path))
     }
 
     /// Drops the entries of batches at or before `until_ms` (a checkpoint covers them).
     pub fn compact(&self, until_ms: u64) -> std::io::Result<()> {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let bytes = std::fs::read(&self.path)?;
+        let bytes = std::fs::read(&self.path).map_err(durable::at(&self.path))?;
         let (entries, _) = parse(&bytes);
         let kept: Vec<u8> = entries
             .iter()
             .filter(|e| e.batch_time_ms > until_ms)
             .flat_map(frame)
             .collect();
-        let temp = self.path.with_extension("log.tmp");
-        let mut out = File::create(&temp)?;
-        out.write_all(&kept)?;
-        out.sync_all()?;
-        std::fs::rename(&temp, &self.path)?;
-        sync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
-        *file = OpenOptions::new().append(true).open(&self.path)?;
+        durable::replace(&self.path, &kept)?;
+        *file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(durable::at(&self.path))?;
         Ok(())
     }
 }

@@ -19,6 +19,8 @@
 //! `docs/checkpoints.md` documents the on-disk formats.
 
 mod format;
+#[cfg(test)]
+mod golden;
 mod journal;
 mod lock;
 mod plugins;
@@ -26,10 +28,8 @@ pub mod recovery;
 mod snapshot;
 mod store;
 
-pub use format::{
-    CHECKPOINT_FORMAT, Checkpoint, Position, SourcePosition, StageSnapshot, StateSnapshot,
-};
-pub use journal::{Descriptor, Journal, JournalEntry};
+pub use format::{CHECKPOINT_FORMAT, Checkpoint, SourcePosition, StageSnapshot, StateSnapshot};
+pub use journal::{Journal, JournalEntry};
 pub use lock::{DirLock, remove_temporaries};
 pub use plugins::{PluginLog, PluginRecord};
 pub use snapshot::{RecordsBlob, snapshot_state};

@@ -8,12 +8,11 @@
 //! holds those versions' modules. `live.json` is written to a temporary file and
 //! renamed, after the module it names is synced.
 
+use crate::durable;
 use crate::plugin::PluginVersion;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Live hashes kept per plugin (their modules too).
@@ -57,7 +56,8 @@ impl PluginLog {
 
     /// The module of version `hash` of plugin `name`, as kept.
     pub fn module(&self, name: &str, hash: &str) -> std::io::Result<Vec<u8>> {
-        std::fs::read(self.module_path(name, hash))
+        let path = self.module_path(name, hash);
+        std::fs::read(&path).map_err(durable::at(&path))
     }
 
     fn module_path(&self, name: &str, hash: &str) -> PathBuf {
@@ -72,7 +72,9 @@ impl PluginLog {
             let folder = self.dir.join(name);
             std::fs::create_dir_all(&folder)
                 .with_context(|| format!("cannot create {}", folder.display()))?;
-            write_synced(&module, version.bytes())?;
+            // Atomically: a module cut short by a crash would otherwise be kept, since
+            // a module already on disk is not written again.
+            durable::replace(&module, version.bytes())?;
         }
         let record = self.records.entry(name.to_string()).or_default();
         if record.live == hash {
@@ -116,20 +118,8 @@ impl PluginLog {
     fn save(&self) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
-        let path = self.dir.join("live.json");
-        let temp = path.with_extension("json.tmp");
-        write_synced(&temp, &serde_json::to_vec_pretty(&self.records)?)?;
-        std::fs::rename(&temp, &path)
-            .with_context(|| format!("cannot rename {} into place", temp.display()))?;
-        File::open(&self.dir)?.sync_all()?;
+        let records = serde_json::to_vec_pretty(&self.records)?;
+        durable::replace(&self.dir.join("live.json"), &records)?;
         Ok(())
     }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut file =
-        File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
 }

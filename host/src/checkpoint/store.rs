@@ -5,9 +5,8 @@
 //! were all lost is told apart from one that never had any.
 
 use super::Checkpoint;
+use crate::durable;
 use anyhow::Context as _;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// How many checkpoints are kept.
@@ -64,22 +63,13 @@ impl CheckpointStore {
     /// drops all but the newest few. Returns the file.
     pub fn write(&self, batch_time_ms: u64, bytes: &[u8]) -> anyhow::Result<PathBuf> {
         let path = self.path_of(batch_time_ms);
-        let temp = path.with_extension("ck.tmp");
-        let mut file =
-            File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
-        file.write_all(bytes)
-            .with_context(|| format!("cannot write {}", temp.display()))?;
-        file.sync_all()?;
-        std::fs::rename(&temp, &path)?;
-        File::open(&self.dir)?.sync_all()?;
+        durable::replace(&path, bytes)?;
         for old in self.files().into_iter().skip(KEEP) {
             let _ = std::fs::remove_file(old);
         }
         let first = self.dir.join(FIRST);
         if !first.exists() {
-            std::fs::write(&first, batch_time_ms.to_string())
-                .and_then(|()| File::open(&self.dir)?.sync_all())
-                .with_context(|| format!("cannot write {}", first.display()))?;
+            durable::replace(&first, batch_time_ms.to_string().as_bytes())?;
         }
         Ok(path)
     }
@@ -112,8 +102,9 @@ impl CheckpointStore {
         let aside = self.dir.join(format!("reset-{now_ms}"));
         std::fs::create_dir(&aside)
             .with_context(|| format!("cannot create {}", aside.display()))?;
-        for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
+        let entries = std::fs::read_dir(&self.dir).map_err(durable::at(&self.dir))?;
+        for entry in entries {
+            let entry = entry.map_err(durable::at(&self.dir))?;
             let name = entry.file_name();
             // The lock stays: it is this process's, and a moved lock file would let a
             // second process take a new one.
@@ -123,10 +114,9 @@ impl CheckpointStore {
             {
                 continue;
             }
-            std::fs::rename(entry.path(), aside.join(&name))
-                .with_context(|| format!("cannot move {} aside", entry.path().display()))?;
+            durable::rename(&entry.path(), &aside.join(&name))?;
         }
-        File::open(&self.dir)?.sync_all()?;
+        durable::sync_dir(&self.dir)?;
         Ok(aside)
     }
 

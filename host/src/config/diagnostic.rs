@@ -133,36 +133,12 @@ impl std::error::Error for Diagnostics {}
 pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
     known
         .into_iter()
-        .map(|k| (edit_distance(wrong, k), k))
+        // Optimal string alignment: insertions, deletions, substitutions and swaps of
+        // neighbours each cost one, so `wrods` is one step from `words`.
+        .map(|k| (strsim::osa_distance(wrong, k), k))
         .filter(|(d, k)| *d <= (k.len() / 3).max(1))
         .min()
         .map(|(_, k)| format!("did you mean `{k}`?"))
-}
-
-/// Optimal string alignment distance: insertions, deletions, substitutions and swaps
-/// of neighbours each cost one, so `wrods` is one step from `words`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 //! `kafka` feature still checks them, then says that it cannot run them.
 
 use super::did_you_mean;
-use super::kafka_values::{TOPIC_HINT, brokers, properties, starting_offsets, valid_topic};
+use super::kafka_values::{
+    StartingOffsets, TOPIC_HINT, TopicSelection, brokers, properties, starting_offsets, valid_topic,
+};
 use super::reader::TableReader;
-use std::collections::BTreeMap;
 
 /// Settings of a Kafka source (Spark's direct stream).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,29 +27,6 @@ pub struct KafkaSourceSpec {
     pub format: KafkaFormat,
     /// `properties`: extra librdkafka settings (security, tuning).
     pub properties: Vec<(String, String)>,
-}
-
-/// Which topics a Kafka source reads.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TopicSelection {
-    /// These topics.
-    Names(Vec<String>),
-    /// Every topic whose whole name matches this regular expression, including topics
-    /// created while the pipeline runs.
-    Pattern(String),
-}
-
-/// Where a partition starts when no checkpoint and no committed group offset says.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum StartingOffsets {
-    /// The oldest record still in the partition.
-    Earliest,
-    /// The end of the partition when it is first seen: only records produced after.
-    #[default]
-    Latest,
-    /// Per topic, per partition: an offset, or -2 (earliest) or -1 (latest). Partitions
-    /// not listed start at the earliest offset.
-    Specific(BTreeMap<String, BTreeMap<i32, i64>>),
 }
 
 /// What a Kafka record looks like to plugins.

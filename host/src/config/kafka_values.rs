@@ -1,12 +1,34 @@
 //! The values of Kafka settings that need more than a string or a number: broker
 //! lists, topic names, per-partition starting offsets and librdkafka properties.
 
-use super::kafka::{StartingOffsets, TopicSelection};
 use super::reader::TableReader;
 use super::{Location, did_you_mean};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml_edit::{Item, Value};
+
+/// Which topics a Kafka source reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TopicSelection {
+    /// These topics.
+    Names(Vec<String>),
+    /// Every topic whose whole name matches this regular expression, including topics
+    /// created while the pipeline runs.
+    Pattern(String),
+}
+
+/// Where a partition starts when no checkpoint and no committed group offset says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StartingOffsets {
+    /// The oldest record still in the partition.
+    Earliest,
+    /// The end of the partition when it is first seen: only records produced after.
+    #[default]
+    Latest,
+    /// Per topic, per partition: an offset, or -2 (earliest) or -1 (latest). Partitions
+    /// not listed start at the earliest offset.
+    Specific(BTreeMap<String, BTreeMap<i32, i64>>),
+}
 
 pub const TOPIC_HINT: &str = "topic names are 1 to 249 letters, digits, `.`, `_` and `-`";
 

@@ -26,9 +26,8 @@ mod tests;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
 pub use failure::{FailurePolicy, OnBatchFailure};
-pub use kafka::{
-    KafkaFormat, KafkaSinkSpec, KafkaSourceSpec, StartingOffsets, TopicSelection, TransactionSpec,
-};
+pub use kafka::{KafkaFormat, KafkaSinkSpec, KafkaSourceSpec, TransactionSpec};
+pub use kafka_values::{StartingOffsets, TopicSelection};
 pub use op::Op;
 pub use operate::{DEFAULT_RETAINED_BATCHES, check_http_address};
 

@@ -2,7 +2,7 @@
 //! problems and carries on, so that one run reports them all.
 
 use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
-use super::reader::{Context, TableReader};
+use super::reader::{Context, TableReader, resolve};
 use super::{
     CheckpointSpec, FailurePolicy, GeneratorSpec, Limits, MAX_PARTITIONS, PARTITIONS_BOUND,
     Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec, SourceKind, SourceSpec,
@@ -404,28 +404,6 @@ fn sink(r: TableReader<'_, '_>, base: &Path, pipeline: &str) -> Option<SinkSpec>
         kind: kind?,
         at,
     })
-}
-
-/// `path` relative to the pipeline file's directory `base`, with `.` and `..` folded
-/// away so that messages show `plugins/x`, not `examples/../plugins/x`.
-pub(super) fn resolve(base: &Path, path: &str) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for component in base.join(path).components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        out.push(".");
-    }
-    out
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
 use super::units;
 use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml_edit::{Item, Table, Value};
 
@@ -291,4 +292,25 @@ impl<'c, 'a> TableReader<'c, 'a> {
             }
         }
     }
+}
+/// `path` relative to the pipeline file's directory `base`, with `.` and `..` folded
+/// away so that messages show `plugins/x`, not `examples/../plugins/x`.
+pub fn resolve(base: &Path, path: &str) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in base.join(path).components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }

@@ -2,8 +2,7 @@
 //! options that only some ops take (partitions, window, timeout, initial state, ...).
 
 use super::diagnostic::{Location, did_you_mean};
-use super::parse::resolve;
-use super::reader::TableReader;
+use super::reader::{TableReader, resolve};
 use super::{
     FunctionRef, MAX_PARTITIONS, OnError, Op, PARTITIONS_BOUND, PluginSpec, StageSpec, WindowSpec,
 };

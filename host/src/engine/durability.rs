@@ -4,13 +4,12 @@
 
 use crate::checkpoint::recovery::{check_compatible, restore};
 use crate::checkpoint::{
-    Checkpoint, CheckpointStore, Descriptor, Journal, JournalEntry, Position, SourcePosition,
-    snapshot_state,
+    Checkpoint, CheckpointStore, Journal, JournalEntry, SourcePosition, snapshot_state,
 };
 use crate::config::{CheckpointSpec, Pipeline};
 use crate::engine::Executor;
 use crate::plugin::{PluginVersion, Registry};
-use crate::source::Received;
+use crate::source::{Descriptor, Position, Received};
 use crate::swap::migrate::migrate_stages;
 use anyhow::Context as _;
 use std::sync::Arc;

@@ -23,7 +23,7 @@ pub use listener::{BatchListener, CompletedBatch, PluginCalls, RunInfo};
 pub use report::{BatchReport, RunSummary};
 
 use crate::batch::{BatchInput, BatchScheduler, Clock, Shutdown};
-use crate::checkpoint::{Descriptor, JournalEntry, Position};
+use crate::checkpoint::JournalEntry;
 use crate::config::OnError;
 use crate::config::Pipeline;
 use crate::operator::isolate::DeadLetter;
@@ -32,6 +32,7 @@ use crate::record::Records;
 use crate::sink::FilesSink;
 use crate::sink::{self, Sink, SinkBatch};
 use crate::source::{self, SourceHandle};
+use crate::source::{Descriptor, Position};
 use crate::swap::{HotSwap, WatchMode};
 use anyhow::Context as _;
 use durability::Durability;

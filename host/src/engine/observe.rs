@@ -1,19 +1,18 @@
-//! What the batch loop does around each batch besides running it: tell the listeners,
-//! feed the rate controller, and measure what each plugin version did.
+//! What the batch loop does around each batch besides running it: tell the listeners
+//! (the rate controller first among them) and measure what each plugin version did.
 
 use super::executor::Executor;
 use super::listener::{BatchListener, CompletedBatch, PluginCalls, RunInfo};
 use super::report::{BatchReport, RunSummary};
 use crate::config::Pipeline;
 use crate::plugin::{CallCounts, PluginVersion};
-use crate::rate::RateController;
+use crate::rate::{BatchTaken, Governed, RateController};
 use crate::source::SourceHandle;
 use std::sync::{Arc, Weak};
 
 /// The listeners and controllers of one run.
 pub(super) struct Observers {
     listeners: Vec<Box<dyn BatchListener>>,
-    rates: RateController,
     calls: PluginCallMeter,
 }
 
@@ -27,8 +26,7 @@ impl Observers {
         started_ms: u64,
         first_batch_ms: u64,
     ) -> Self {
-        let interval_ms = pipeline.batch_interval.as_millis() as u64;
-        let rates = RateController::new(sources, interval_ms);
+        listeners.insert(0, Box::new(RateController::default()));
         let info = RunInfo {
             pipeline,
             sources,
@@ -41,7 +39,6 @@ impl Observers {
         }
         Observers {
             listeners,
-            rates,
             calls: PluginCallMeter::new(executor),
         }
     }
@@ -61,7 +58,6 @@ impl Observers {
         queued: usize,
         finished_ms: u64,
     ) {
-        self.rates.update(report, finished_ms);
         let plugins = self.calls.take(executor);
         let batch = CompletedBatch {
             report,
@@ -79,6 +75,30 @@ impl Observers {
         for listener in &mut self.listeners {
             listener.on_finish(summary);
         }
+    }
+}
+
+/// Rate control is one more listener: it learns the sources when the run starts and
+/// is fed every completed batch before the other listeners hear of it.
+impl BatchListener for RateController {
+    fn on_start(&mut self, run: &RunInfo<'_>) {
+        let sources: Vec<Arc<dyn Governed>> = run
+            .sources
+            .iter()
+            .map(|s| s.clone() as Arc<dyn Governed>)
+            .collect();
+        let interval_ms = run.pipeline.batch_interval.as_millis() as u64;
+        *self = RateController::new(&sources, interval_ms);
+    }
+
+    fn on_batch_completed(&mut self, batch: &CompletedBatch<'_>) {
+        self.update(&BatchTaken {
+            time_ms: batch.report.time_ms,
+            finished_ms: batch.finished_ms,
+            records_in: &batch.report.records_in,
+            processing: batch.report.processing_time,
+            scheduling: batch.report.scheduling_delay,
+        });
     }
 }
 

@@ -1,64 +1,15 @@
 //! One instance of a plugin version: its store, memory and exports, and the mechanics of
 //! one call (write the partition in, call, read the result out, classify failures).
 
+use super::compiled::{Call, Compiled};
 use super::error::CallFailure;
-use super::guest_log::LogBudget;
+use super::host_state::{CallInfo, HostState, MemoryLimiter};
 use super::runtime::EPOCH_TICK;
-use super::version::{Call, PluginVersion};
 use crate::record::Records;
 use sluice_sdk::wire;
 use std::collections::HashMap;
 use std::sync::Arc;
-use wasmtime::{Memory, ResourceLimiter, Store, Trap, TypedFunc, WasmBacktrace};
-
-/// The host-side state of one instance, reachable from host imports.
-pub struct HostState {
-    pub(super) plugin: Arc<str>,
-    pub(super) version: Arc<str>,
-    pub(super) call: CallInfo,
-    pub(super) panic: Option<String>,
-    pub(super) log_budget: Arc<LogBudget>,
-    limiter: MemoryLimiter,
-}
-
-/// What the instance is doing now, for log lines.
-#[derive(Default)]
-pub struct CallInfo {
-    pub function: Arc<str>,
-    pub batch_time_ms: i64,
-    pub partition: u32,
-}
-
-/// Caps linear memory and remembers a refused growth, so that the trap that follows
-/// (Rust aborts when allocation fails) is reported as what it is.
-struct MemoryLimiter {
-    limit: u64,
-    refused: Option<u64>,
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.limit {
-            self.refused = Some(desired as u64);
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1 << 20)
-    }
-}
+use wasmtime::{Memory, Store, Trap, TypedFunc, WasmBacktrace};
 
 type FunctionExport = TypedFunc<(u32, i64, u32, u32), u32>;
 
@@ -76,7 +27,7 @@ pub struct PluginInstance {
 impl PluginInstance {
     /// Instantiates `version`. Exports were validated at load, so a missing one here is
     /// a protocol error rather than a panic.
-    pub fn new(version: &PluginVersion) -> Result<Self, CallFailure> {
+    pub fn new(version: &Compiled) -> Result<Self, CallFailure> {
         let state = HostState {
             plugin: version.name.clone(),
             version: version.hash.clone(),
@@ -139,7 +90,7 @@ impl PluginInstance {
     /// Runs one call over `input`. On any error the instance must be dropped.
     pub fn call(
         &mut self,
-        version: &PluginVersion,
+        version: &Compiled,
         call: &Call<'_>,
         input: &Records,
     ) -> Result<Records, CallFailure> {
@@ -154,7 +105,7 @@ impl PluginInstance {
     /// On any error the instance must be dropped.
     pub fn call_chain(
         &mut self,
-        version: &PluginVersion,
+        version: &Compiled,
         calls: &[Call<'_>],
         input: &Records,
     ) -> Result<(Records, Vec<u64>), (usize, CallFailure)> {
@@ -294,7 +245,7 @@ impl std::fmt::Display for GuestError {
 }
 impl std::error::Error for GuestError {}
 
-fn deadline_ticks(version: &PluginVersion) -> u64 {
+fn deadline_ticks(version: &Compiled) -> u64 {
     (version.limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
 }
 
@@ -303,7 +254,7 @@ fn deadline_ticks(version: &PluginVersion) -> u64 {
 fn classify(
     store: &mut Store<HostState>,
     error: wasmtime::Error,
-    version: &PluginVersion,
+    version: &Compiled,
 ) -> CallFailure {
     let state = store.data_mut();
     if let Some(requested) = state.limiter.refused.take() {

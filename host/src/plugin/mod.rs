@@ -17,8 +17,10 @@
 mod build;
 mod cache;
 mod call_stats;
+mod compiled;
 mod error;
 mod guest_log;
+mod host_state;
 mod instance;
 mod registry;
 mod runtime;
@@ -28,10 +30,11 @@ mod wasm_sections;
 
 pub use build::{BuildError, build_crate, ensure_wasm_target};
 pub use call_stats::{CallCounts, CallStats, FailureKind};
+pub use compiled::Call;
 pub use error::{CallError, CallFailure, LoadError};
 pub use registry::{Registry, RegistryError, artifact, read_module};
 pub use runtime::Runtime;
-pub use version::{Call, PluginVersion, content_hash};
+pub use version::{PluginVersion, content_hash};
 
 #[cfg(test)]
 mod tests;

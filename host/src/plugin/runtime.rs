@@ -2,7 +2,7 @@
 //! ticker that drives call deadlines.
 
 use super::guest_log::report_suppressed;
-use super::instance::HostState;
+use super::host_state::HostState;
 use crate::render::escape_controls;
 use sluice_sdk::wire::IMPORT_MODULE;
 use std::sync::Arc;

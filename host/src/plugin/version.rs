@@ -2,9 +2,10 @@
 //! through a pool of instances so that every worker thread has its own.
 
 use super::call_stats::CallStats;
+use super::compiled::{Call, Compiled};
 use super::error::{CallError, LoadError};
-use super::guest_log::{LogBudget, report_suppressed};
-use super::instance::{HostState, PluginInstance};
+use super::guest_log::report_suppressed;
+use super::instance::PluginInstance;
 use super::runtime::{Runtime, Ticker};
 use super::wasm_sections::custom_section;
 use crate::config::Limits;
@@ -13,43 +14,24 @@ use sha2::{Digest, Sha256};
 use sluice_sdk::wire::{self, ManifestEntry};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use wasmtime::{Engine, ExternType, FuncType, InstancePre, Module, ValType};
-
-/// One call: which function, in which mode, for which batch and partition.
-#[derive(Clone, Copy, Debug)]
-pub struct Call<'a> {
-    /// The function's name in the manifest.
-    pub function: &'a str,
-    /// The `mode` argument (see `wire::ReduceMode`); 0 for other kinds.
-    pub mode: u32,
-    /// The batch time, in milliseconds since the Unix epoch.
-    pub batch_time_ms: i64,
-    /// The partition index.
-    pub partition: u32,
-}
+use wasmtime::{ExternType, FuncType, Module, ValType};
 
 /// A compiled, validated plugin version.
 pub struct PluginVersion {
-    pub(super) name: Arc<str>,
-    pub(super) hash: Arc<str>,
-    pub(super) manifest: Vec<ManifestEntry>,
-    pub(super) limits: Limits,
-    pub(super) engine: Engine,
-    pub(super) pre: InstancePre<HostState>,
+    compiled: Compiled,
     /// The module as loaded: kept so that recovery can run this very version again.
     bytes: Arc<[u8]>,
     idle: Mutex<Vec<PluginInstance>>,
     stats: CallStats,
-    pub(super) log_budget: Arc<LogBudget>,
     /// Keeps the epoch ticker, and so this version's deadlines, going.
     _ticker: Arc<Ticker>,
 }
 
 impl Drop for PluginVersion {
     fn drop(&mut self) {
-        let suppressed = self.log_budget.take_suppressed();
+        let suppressed = self.compiled.log_budget.take_suppressed();
         if suppressed > 0 {
-            report_suppressed(&self.name, &self.hash, suppressed);
+            report_suppressed(&self.compiled.name, &self.compiled.hash, suppressed);
         }
     }
 }
@@ -57,8 +39,8 @@ impl Drop for PluginVersion {
 impl std::fmt::Debug for PluginVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginVersion")
-            .field("name", &self.name)
-            .field("hash", &self.hash)
+            .field("name", &self.compiled.name)
+            .field("hash", &self.compiled.hash)
             .finish()
     }
 }
@@ -116,33 +98,35 @@ impl PluginVersion {
                 message: format!("{e:#}"),
             })?;
         Ok(PluginVersion {
-            name: Arc::from(name),
-            hash: Arc::from(content_hash(bytes)),
-            manifest,
-            limits,
-            engine: runtime.engine.clone(),
-            pre,
+            compiled: Compiled {
+                name: Arc::from(name),
+                hash: Arc::from(content_hash(bytes)),
+                manifest,
+                limits,
+                engine: runtime.engine.clone(),
+                pre,
+                log_budget: Arc::default(),
+            },
             bytes: Arc::from(bytes),
             idle: Mutex::new(Vec::new()),
             stats: CallStats::default(),
-            log_budget: Arc::default(),
             _ticker: runtime.ticker.clone(),
         })
     }
 
     /// The limits its calls run under.
     pub fn limits(&self) -> Limits {
-        self.limits
+        self.compiled.limits
     }
 
     /// The plugin's name in the pipeline.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.compiled.name
     }
 
     /// The short content hash that names this version in logs, output and checkpoints.
     pub fn hash(&self) -> &str {
-        &self.hash
+        &self.compiled.hash
     }
 
     /// The module's bytes.
@@ -157,13 +141,14 @@ impl PluginVersion {
 
     /// The functions the plugin exports.
     pub fn manifest(&self) -> &[ManifestEntry] {
-        &self.manifest
+        &self.compiled.manifest
     }
 
     /// The functions a pipeline can name, as `name (kind)`, comma-separated. (Combining
     /// exports of `#[flat_map(combine)]` are the host's to use, not the pipeline's.)
     pub fn listing(&self) -> String {
-        self.manifest
+        self.compiled
+            .manifest
             .iter()
             .filter(|e| e.kind != wire::Kind::FlatMapCombine)
             .map(|e| format!("{} ({})", e.name, e.kind))
@@ -173,7 +158,7 @@ impl PluginVersion {
 
     /// The manifest entry of `function`.
     pub fn entry(&self, function: &str) -> Option<&ManifestEntry> {
-        self.manifest.iter().find(|e| e.name == function)
+        self.compiled.entry(function)
     }
 
     /// Runs consecutive calls on one instance, each taking the previous one's output as
@@ -188,17 +173,17 @@ impl PluginVersion {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let first = calls.first().map_or("", |c| c.function);
         let error = |function: &str, failure| CallError {
-            plugin: self.name.to_string(),
-            version: self.hash.to_string(),
+            plugin: self.compiled.name.to_string(),
+            version: self.compiled.hash.to_string(),
             function: function.to_string(),
             failure,
         };
         let mut instance = match idle {
             Some(instance) => instance,
-            None => PluginInstance::new(self).map_err(|f| error(first, f))?,
+            None => PluginInstance::new(&self.compiled).map_err(|f| error(first, f))?,
         };
         let started = Instant::now();
-        let result = instance.call_chain(self, calls, input);
+        let result = instance.call_chain(&self.compiled, calls, input);
         // Each call of the chain counts as a call, the time shared among them.
         let share = started.elapsed() / calls.len().max(1) as u32;
         let failed_at = result.as_ref().err().map(|(at, _)| *at);
@@ -238,17 +223,17 @@ impl PluginVersion {
 
     fn call_instance(&self, call: &Call<'_>, input: &Records) -> Result<Records, CallError> {
         let error = |failure| CallError {
-            plugin: self.name.to_string(),
-            version: self.hash.to_string(),
+            plugin: self.compiled.name.to_string(),
+            version: self.compiled.hash.to_string(),
             function: call.function.to_string(),
             failure,
         };
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut instance = match idle {
             Some(instance) => instance,
-            None => PluginInstance::new(self).map_err(error)?,
+            None => PluginInstance::new(&self.compiled).map_err(error)?,
         };
-        let output = instance.call(self, call, input).map_err(error)?;
+        let output = instance.call(&self.compiled, call, input).map_err(error)?;
         self.idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())

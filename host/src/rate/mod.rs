@@ -19,7 +19,7 @@ mod pid;
 mod throttle;
 
 pub use bucket::TokenBucket;
-pub use controller::RateController;
+pub use controller::{BatchTaken, Governed, RateController};
 pub use limit::RateLimit;
 pub use meter::BatchMeter;
 pub use pid::{BatchSample, PidRateEstimator, PidSettings};

@@ -5,11 +5,10 @@
 //! a re-run of the same batch replaces its directory whole.
 
 use super::{Sink, SinkBatch};
-use crate::render;
+use crate::{durable, render};
 use anyhow::Context as _;
 use rayon::prelude::*;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Writes each batch as a directory of JSON-lines files.
@@ -46,16 +45,6 @@ impl FilesSink {
     }
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-fn sync_dir(path: &Path) -> std::io::Result<()> {
-    File::open(path)?.sync_all()
-}
-
 impl Sink for FilesSink {
     fn write(&mut self, batch: &SinkBatch<'_>) -> anyhow::Result<()> {
         let temp = self.staging_dir(batch.time_ms);
@@ -78,8 +67,7 @@ impl Sink for FilesSink {
             .collect();
         for (i, text) in parts.iter().enumerate() {
             let path = temp.join(format!("part-{i:05}.jsonl"));
-            write_synced(&path, text.as_bytes())
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            durable::write_synced(&path, text.as_bytes())?;
         }
         // Written last: its presence means the directory is complete. It also records
         // which plugin versions produced the batch.
@@ -89,9 +77,8 @@ impl Sink for FilesSink {
             .map(|(name, hash)| (name.clone(), hash.clone().into()))
             .collect();
         let success = serde_json::json!({ "batch_time_ms": batch.time_ms, "plugins": plugins });
-        write_synced(&temp.join("_SUCCESS"), success.to_string().as_bytes())
-            .context("cannot write _SUCCESS")?;
-        sync_dir(&temp)?;
+        durable::write_synced(&temp.join("_SUCCESS"), success.to_string().as_bytes())?;
+        durable::sync_dir(&temp)?;
         Ok(())
     }
 
@@ -105,9 +92,8 @@ impl Sink for FilesSink {
             fs::remove_dir_all(&target)
                 .with_context(|| format!("cannot replace {}", target.display()))?;
         }
-        fs::rename(&temp, &target)
-            .with_context(|| format!("cannot rename {} into place", temp.display()))?;
-        sync_dir(&self.dir)?;
+        durable::rename(&temp, &target)?;
+        durable::sync_dir(&self.dir)?;
         Ok(())
     }
 

@@ -10,6 +10,8 @@
 //! replaced, never appended to.
 
 mod files;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod print;
 
 pub use files::FilesSink;
@@ -64,9 +66,7 @@ pub fn open(spec: &SinkSpec, pipeline: &str) -> anyhow::Result<Box<dyn Sink>> {
         SinkKind::Print { num } => Box::new(PrintSink::stdout(*num)),
         SinkKind::Files { path, prefix } => Box::new(FilesSink::new(path, prefix)?),
         #[cfg(feature = "kafka")]
-        SinkKind::Kafka(kafka) => {
-            Box::new(crate::kafka::KafkaSink::open(&spec.name, pipeline, kafka)?)
-        }
+        SinkKind::Kafka(kafka) => Box::new(kafka::KafkaSink::open(&spec.name, pipeline, kafka)?),
         #[cfg(not(feature = "kafka"))]
         SinkKind::Kafka(_) => {
             let _ = pipeline;

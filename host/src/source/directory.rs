@@ -7,8 +7,8 @@
 //! lines fit the batch's allowance (a file is never split). Counting a waiting file's
 //! lines reads it once more; without a limit nothing is counted.
 
+use super::Descriptor;
 use super::{Source, SourceBatch, SourceHandle};
-use crate::checkpoint::Descriptor;
 use crate::rate::BatchMeter;
 use crate::record::Records;
 use std::collections::{HashSet, VecDeque};

@@ -9,8 +9,8 @@
 //! Under a rate limit a batch takes fewer lines than are due: the rest wait in the
 //! generator, as records wait in a topic for a consumer that is behind.
 
+use super::Descriptor;
 use super::{Source, SourceBatch, SourceHandle};
-use crate::checkpoint::Descriptor;
 use crate::config::GeneratorSpec;
 use crate::rate::BatchMeter;
 use crate::record::Records;

@@ -3,7 +3,7 @@
 //! receivers API shows).
 
 use crate::config::{SourceKind, SourceSpec};
-use crate::rate::{PidSettings, RateLimit};
+use crate::rate::{Governed, PidSettings, RateLimit};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -98,6 +98,20 @@ impl SourceHandle {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+impl Governed for SourceHandle {
+    fn name(&self) -> &str {
+        SourceHandle::name(self)
+    }
+
+    fn limit(&self) -> &RateLimit {
+        SourceHandle::limit(self)
+    }
+
+    fn backpressure(&self) -> bool {
+        SourceHandle::backpressure(self)
     }
 }
 

@@ -13,6 +13,9 @@
 mod directory;
 mod generator;
 mod handle;
+#[cfg(feature = "kafka")]
+mod kafka;
+mod position;
 mod received;
 mod socket;
 mod stdin;
@@ -20,10 +23,10 @@ mod wal;
 
 pub use generator::{Generator, Vocabulary};
 pub use handle::{SourceError, SourceHandle};
+pub use position::{Descriptor, Position};
 pub use received::Received;
 pub use wal::{Wal, WalPos};
 
-use crate::checkpoint::{Descriptor, Position};
 use crate::config::{SourceKind, SourceSpec};
 use crate::record::Records;
 use rayon::prelude::*;
@@ -201,7 +204,7 @@ pub fn open(
             ))
         }
         #[cfg(feature = "kafka")]
-        SourceKind::Kafka(kafka) => Box::new(crate::kafka::KafkaSource::open(
+        SourceKind::Kafka(kafka) => Box::new(kafka::KafkaSource::open(
             handle,
             kafka,
             interval_ms,

@@ -1,8 +1,8 @@
 //! The buffer a receiver thread fills and the scheduler empties, and the line-reading
 //! loop shared by the socket and stdin receivers.
 
+use super::Descriptor;
 use super::wal::{Wal, WalPos};
-use crate::checkpoint::Descriptor;
 use crate::rate::Throttle;
 use crate::record::Records;
 use std::io::{BufRead, BufReader, ErrorKind, Read};

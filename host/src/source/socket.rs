@@ -3,9 +3,9 @@
 //! the stream is finite (`reconnect = false`). Under a rate limit it stops reading
 //! while it waits, so TCP holds the sender back.
 
+use super::Descriptor;
 use super::received::{LastLine, ReadEnd, Received, read_lines};
 use super::{Source, SourceBatch, SourceHandle};
-use crate::checkpoint::Descriptor;
 use crate::rate::Throttle;
 use crate::record::Records;
 use std::io::BufReader;

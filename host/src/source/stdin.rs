@@ -1,9 +1,9 @@
 //! `type = "stdin"`: lines from standard input until end of file. Under a rate limit
 //! it stops reading while it waits, so a full pipe holds the writer back.
 
+use super::Descriptor;
 use super::received::{LastLine, ReadEnd, Received, read_lines};
 use super::{Source, SourceBatch, SourceHandle};
-use crate::checkpoint::Descriptor;
 use crate::rate::Throttle;
 use crate::record::Records;
 use std::io::BufReader;

@@ -9,6 +9,7 @@
 //! last block (a crash mid-append) is cut off on open. Segments wholly before a
 //! checkpointed position are deleted.
 
+use crate::durable;
 use crate::record::Records;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
@@ -88,19 +89,22 @@ fn blocks(bytes: &[u8]) -> (Vec<(u64, u32, Records)>, usize) {
 /// segment without its count.
 fn new_segment(dir: &Path, segment: u64, received: u64) -> std::io::Result<BufWriter<File>> {
     let path = segment_path(dir, segment);
-    let temp = path.with_extension("wal.tmp");
-    let mut file = File::create(&temp)?;
-    file.write_all(&received.to_le_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&temp, &path)?;
-    File::open(dir)?.sync_all()?;
-    file.seek(SeekFrom::End(0))?;
+    let temp = durable::temporary(&path);
+    durable::write_synced(&temp, &received.to_le_bytes())?;
+    durable::rename(&temp, &path)?;
+    durable::sync_dir(dir)?;
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(durable::at(&path))?;
+    file.seek(SeekFrom::End(0)).map_err(durable::at(&path))?;
     Ok(BufWriter::with_capacity(1 << 20, file))
 }
 
 /// Records received before `segment` ended: its header's count plus its blocks'.
 fn received_through(dir: &Path, segment: u64) -> std::io::Result<u64> {
-    let bytes = std::fs::read(segment_path(dir, segment))?;
+    let path = segment_path(dir, segment);
+    let bytes = std::fs::read(&path).map_err(durable::at(&path))?;
     let Some(header) = bytes.get(..SEGMENT_HEADER as usize) else {
         return Err(damaged(format!(
             "segment {} has no header",
@@ -123,7 +127,7 @@ fn damaged(message: String) -> std::io::Error {
 impl Wal {
     /// Opens (or creates) the log in `dir`. A torn last block is cut off.
     pub fn open(dir: &Path) -> std::io::Result<Wal> {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(durable::at(dir))?;
         let Some(&last) = segments(dir).last() else {
             return Ok(Wal {
                 dir: dir.to_path_buf(),
@@ -137,7 +141,9 @@ impl Wal {
         };
         let path = segment_path(dir, last);
         let mut bytes = Vec::new();
-        File::open(&path)?.read_to_end(&mut bytes)?;
+        File::open(&path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(durable::at(&path))?;
         if bytes.len() < SEGMENT_HEADER as usize {
             // A segment without its header (a crash while it was created by an older
             // sluice, which wrote it in place): start it again with the count the
@@ -167,16 +173,21 @@ impl Wal {
         }
         let before = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
         let (found, valid) = blocks(&bytes);
-        let mut file = OpenOptions::new().write(true).open(&path)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(durable::at(&path))?;
         if valid < bytes.len() {
             tracing::warn!(
                 "write-ahead log {}: dropping a torn block at its end (a crash while writing)",
                 path.display()
             );
-            file.set_len(valid as u64)?;
-            file.sync_all()?;
+            file.set_len(valid as u64)
+                .and_then(|()| file.sync_all())
+                .map_err(durable::at(&path))?;
         }
-        file.seek(SeekFrom::Start(valid as u64))?;
+        file.seek(SeekFrom::Start(valid as u64))
+            .map_err(durable::at(&path))?;
         Ok(Wal {
             dir: dir.to_path_buf(),
             writer: BufWriter::with_capacity(1 << 20, file),
@@ -204,8 +215,7 @@ impl Wal {
             return Ok(());
         }
         if self.position.offset >= SEGMENT_BYTES {
-            self.writer.flush()?;
-            self.writer.get_ref().sync_data()?;
+            self.sync()?;
             self.position = WalPos {
                 segment: self.position.segment + 1,
                 offset: SEGMENT_HEADER,
@@ -213,12 +223,13 @@ impl Wal {
             self.writer = new_segment(&self.dir, self.position.segment, self.received)?;
         }
         let body = records.bytes();
-        self.writer.write_all(&(partition as u32).to_le_bytes())?;
-        self.writer
-            .write_all(&(records.len() as u32).to_le_bytes())?;
-        self.writer.write_all(&(body.len() as u32).to_le_bytes())?;
-        self.writer.write_all(body)?;
-        self.writer.write_all(&xxh3_64(body).to_le_bytes())?;
+        let mut write = |bytes: &[u8]| self.writer.write_all(bytes);
+        write(&(partition as u32).to_le_bytes())
+            .and_then(|()| write(&(records.len() as u32).to_le_bytes()))
+            .and_then(|()| write(&(body.len() as u32).to_le_bytes()))
+            .and_then(|()| write(body))
+            .and_then(|()| write(&xxh3_64(body).to_le_bytes()))
+            .map_err(|e| self.failed(e))?;
         self.position.offset += (BLOCK_HEADER + body.len() + 8) as u64;
         self.received += records.len() as u64;
         Ok(())
@@ -226,9 +237,16 @@ impl Wal {
 
     /// Makes everything appended so far durable; returns the position it reaches.
     pub fn sync(&mut self) -> std::io::Result<WalPos> {
-        self.writer.flush()?;
-        self.writer.get_ref().sync_data()?;
+        self.writer
+            .flush()
+            .and_then(|()| self.writer.get_ref().sync_data())
+            .map_err(|e| self.failed(e))?;
         Ok(self.position)
+    }
+
+    /// `e`, naming the segment being written.
+    fn failed(&self, e: std::io::Error) -> std::io::Error {
+        durable::at(&segment_path(&self.dir, self.position.segment))(e)
     }
 
     /// The records between `from` and `to`, spread over `partitions` partitions as they
@@ -239,7 +257,7 @@ impl Wal {
         to: WalPos,
         partitions: usize,
     ) -> std::io::Result<Vec<Records>> {
-        self.writer.flush()?;
+        self.writer.flush().map_err(|e| self.failed(e))?;
         let n = partitions.max(1);
         let mut parts = vec![Records::new(); n];
         if from >= to {

@@ -6,7 +6,7 @@
 //! The mock cluster does not hide aborted transactions from read-committed consumers,
 //! so what happens to a transaction a crash left open is not tested here.
 
-use super::sink::KafkaSink;
+use super::KafkaSink;
 use crate::config::{KafkaSinkSpec, TransactionSpec};
 use crate::record::Records;
 use crate::sink::{Sink, SinkBatch};

@@ -3,10 +3,10 @@
 //! value says which batch it was. Read (committed messages only) when a sink starts, to
 //! know which batches are in the output topic already.
 
-use super::client::{self, Context, Health, REQUEST_TIMEOUT};
-use super::fetch::Reader;
-use super::range::OffsetRange;
 use crate::config::{KafkaFormat, TransactionSpec};
+use crate::kafka::Reader;
+use crate::kafka::client::{self, Context, Health, REQUEST_TIMEOUT};
+use crate::kafka::range::OffsetRange;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};

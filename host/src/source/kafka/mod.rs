@@ -8,16 +8,18 @@
 //! When the brokers cannot be reached, cuts are empty (offsets do not move, nothing is
 //! lost), a thread of the source's own retries every second and says when they are back.
 
-use super::client::{self, Context, Health, REQUEST_TIMEOUT};
-use super::fetch::Reader;
-use super::housekeeper::{GroupCommitter, Housekeeper};
-use super::range::{self, Adjustment, OffsetRange, Origin, TopicPartition, Watermarks};
-use crate::checkpoint::{Descriptor, Position};
+mod housekeeper;
+
 use crate::config::{KafkaSourceSpec, TopicSelection};
+use crate::kafka::Reader;
+use crate::kafka::client::{self, Context, Health, REQUEST_TIMEOUT};
+use crate::kafka::range::{self, Adjustment, OffsetRange, Origin, TopicPartition, Watermarks};
 use crate::rate::BatchMeter;
 use crate::record::Records;
 use crate::source::{Committer, Source, SourceBatch, SourceHandle};
+use crate::source::{Descriptor, Position};
 use crossbeam_channel::Sender;
+use housekeeper::{GroupCommitter, Housekeeper};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};

@@ -8,22 +8,26 @@
 //! left open) and reads the last batch time committed; a batch at or before it was
 //! written already (it is being computed again after a crash) and is not written twice.
 
-use super::client::{self, Context, Health};
-use super::codec::to_message;
-use super::commits;
+mod commits;
+#[cfg(test)]
+mod tests;
+
 use crate::batch::Shutdown;
 use crate::config::{KafkaSinkSpec, TransactionSpec};
+use crate::kafka::client::{self, Context, Health};
+use crate::kafka::to_message;
 use crate::sink::{Sink, SinkBatch};
 use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, PurgeConfig, ThreadedProducer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long transaction calls may wait for the brokers before the batch fails.
+/// How long transaction calls may wait for the brokers before the batch fails. They
+/// wait in steps of [`FLUSH_STEP`], looking at the stop signal between steps.
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a flush that waits for the brokers says so.
 const REMIND: Duration = Duration::from_secs(10);
@@ -142,16 +146,15 @@ impl KafkaSink {
             &transaction.commits_topic,
             &self.health,
         )?;
+        let shutdown = self.shutdown.clone();
         let producer = self.producer()?;
-        producer
-            .init_transactions(TRANSACTION_TIMEOUT)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot start transactions with id `{}` on the Kafka brokers {}: {e}",
-                    transaction.id,
-                    self.spec.brokers.join(",")
-                )
-            })?;
+        in_steps(shutdown.as_ref(), |step| producer.init_transactions(step)).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot start transactions with id `{}` on the Kafka brokers {}: {e}",
+                transaction.id,
+                self.spec.brokers.join(",")
+            )
+        })?;
         let last = commits::last_committed(&self.base, &self.label, transaction, &self.health)?;
         match last {
             Some(time) => tracing::info!(
@@ -279,6 +282,7 @@ impl KafkaSink {
             return Ok(());
         }
         self.producer()?.begin_transaction()?;
+        let shutdown = self.shutdown.clone();
         let outcome = self.send_all(batch).and_then(|sent| {
             let marker =
                 commits::marker(&self.pipeline, &self.label, &self.spec.topic, batch.time_ms);
@@ -290,7 +294,11 @@ impl KafkaSink {
                         .payload(&marker),
                 )
                 .map_err(|(e, _)| anyhow::anyhow!("cannot queue the commit marker: {e}"))?;
-            producer.commit_transaction(TRANSACTION_TIMEOUT)?;
+            // Delivered first, in steps that obey a stop; the commit then only waits
+            // for the brokers to acknowledge it.
+            self.flush(batch.time_ms)?;
+            let producer = self.producer()?;
+            in_steps(shutdown.as_ref(), |step| producer.commit_transaction(step))?;
             self.check_deliveries(batch.time_ms, sent)
         });
         match outcome {
@@ -301,7 +309,7 @@ impl KafkaSink {
             Err(e) => {
                 self.deliveries.failed.store(0, Ordering::SeqCst);
                 let producer = self.producer()?;
-                if producer.abort_transaction(TRANSACTION_TIMEOUT).is_err() {
+                if in_steps(shutdown.as_ref(), |step| producer.abort_transaction(step)).is_err() {
                     // A producer that can neither commit nor abort (fenced, or a fatal
                     // error) is replaced; the new one fences whatever this one left.
                     self.producer = None;
@@ -309,6 +317,25 @@ impl KafkaSink {
                 }
                 Err(e.context(format!("batch {}'s transaction was aborted", batch.time_ms)))
             }
+        }
+    }
+}
+
+/// Runs a transaction call (`init`, `commit`, `abort`) one [`FLUSH_STEP`] at a time
+/// until it succeeds, fails otherwise than by timing out, [`TRANSACTION_TIMEOUT`]
+/// passes, or the run stops. librdkafka allows a call that timed out to be called again.
+fn in_steps(
+    shutdown: Option<&Shutdown>,
+    mut call: impl FnMut(Duration) -> KafkaResult<()>,
+) -> KafkaResult<()> {
+    let started = Instant::now();
+    loop {
+        match call(FLUSH_STEP) {
+            Err(KafkaError::Transaction(e))
+                if e.is_retriable()
+                    && started.elapsed() < TRANSACTION_TIMEOUT
+                    && !shutdown.is_some_and(Shutdown::is_raised) => {}
+            outcome => return outcome,
         }
     }
 }

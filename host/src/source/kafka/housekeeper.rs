@@ -3,10 +3,10 @@
 //! for runs without checkpoints, so skipping intermediate offsets loses nothing), probes
 //! brokers that went away until they answer, and serves the control client's events.
 
-use super::client::{Context, Health, REQUEST_TIMEOUT};
-use super::range::{OffsetRange, TopicPartition};
-use crate::checkpoint::Descriptor;
+use crate::kafka::client::{Context, Health, REQUEST_TIMEOUT};
+use crate::kafka::range::{OffsetRange, TopicPartition};
 use crate::source::Committer;
+use crate::source::Descriptor;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
