@@ -6,7 +6,8 @@
 //! The mock cluster does not hide aborted transactions from read-committed consumers,
 //! so what happens to a transaction a crash left open is not tested here.
 
-use super::KafkaSink;
+use super::{KafkaSink, TRANSACTION_TIMEOUT};
+use crate::batch::Shutdown;
 use crate::config::{KafkaSinkSpec, TransactionSpec};
 use crate::record::Records;
 use crate::sink::{Sink, SinkBatch};
@@ -142,4 +143,28 @@ fn a_plain_sink_keys_pairs_and_fails_a_batch_it_cannot_deliver() {
         read_back(&cluster, "counts"),
         owned(&[("a", "1"), ("b", "2"), ("c", "3")])
     );
+}
+
+#[test]
+fn a_transactional_sink_whose_brokers_went_away_obeys_a_stop_in_seconds() {
+    let cluster = cluster();
+    let mut spec = spec(&cluster, true);
+    // librdkafka's own delivery timeout (300 s): only the stop can end the wait.
+    spec.properties.clear();
+    let mut sink = KafkaSink::open("out", "test", &spec).unwrap();
+    write(&mut sink, 1_000, &pairs(&[("a", 1)])).unwrap();
+
+    cluster.broker_down(1).unwrap();
+    let shutdown = Shutdown::new();
+    sink.watch(&shutdown);
+    shutdown.raise();
+    let started = Instant::now();
+    let failed = write(&mut sink, 2_000, &pairs(&[("b", 2)])).unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        format!("{failed:#}").contains("batch 2000 was not written"),
+        "{failed:#}"
+    );
+    // Before, the commit waited out TRANSACTION_TIMEOUT, and the abort once more.
+    assert!(took < TRANSACTION_TIMEOUT, "the stop took {took:?}");
 }
