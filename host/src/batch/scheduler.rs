@@ -144,10 +144,10 @@ mod tests {
             for line in self.pending.lock().unwrap().0.drain(..) {
                 records.push_str(&line);
             }
-            SourceBatch::Received(
-                vec![records],
-                crate::source::Descriptor::Volatile { records: 0 },
-            )
+            SourceBatch::new(crate::source::ReceivedCut {
+                parts: vec![records],
+                descriptor: crate::source::Descriptor::Volatile { records: 0 },
+            })
         }
         fn is_finished(&self) -> bool {
             self.pending.lock().unwrap().1
@@ -166,11 +166,10 @@ mod tests {
         }
     }
 
-    fn lines(batch: &BatchInput) -> usize {
-        match &batch.sources[0] {
-            SourceBatch::Received(parts, _) => parts.iter().map(Records::len).sum(),
-            other => panic!("unexpected {other:?}"),
-        }
+    /// The lines of the batch's (only) source, read.
+    fn lines(batch: &mut BatchInput) -> usize {
+        let taken = batch.sources.remove(0);
+        taken.materialize(1).iter().map(Records::len).sum()
     }
 
     #[test]
@@ -197,9 +196,9 @@ mod tests {
         };
         fed.pending.lock().unwrap().0.push("before 11000".into());
         clock.set(11_000);
-        let first = rx.recv().unwrap();
+        let mut first = rx.recv().unwrap();
         assert_eq!(
-            (first.time_ms, lines(&first), first.last),
+            (first.time_ms, lines(&mut first), first.last),
             (11_000, 1, false)
         );
 
@@ -211,18 +210,21 @@ mod tests {
         clock.set(11_999);
         assert!(rx.try_recv().is_err(), "no batch before its time");
         clock.set(12_000);
-        let second = rx.recv().unwrap();
-        assert_eq!((second.time_ms, lines(&second)), (12_000, 2));
+        let mut second = rx.recv().unwrap();
+        assert_eq!((second.time_ms, lines(&mut second)), (12_000, 2));
 
         // An interval with no data is still a batch (an empty one).
         clock.set(13_000);
-        assert_eq!(lines(&rx.recv().unwrap()), 0);
+        assert_eq!(lines(&mut rx.recv().unwrap()), 0);
 
         fed.pending.lock().unwrap().0.push("last".into());
         fed.pending.lock().unwrap().1 = true;
         clock.set(14_000);
-        let last = rx.recv().unwrap();
-        assert_eq!((last.time_ms, lines(&last), last.last), (14_000, 1, true));
+        let mut last = rx.recv().unwrap();
+        assert_eq!(
+            (last.time_ms, lines(&mut last), last.last),
+            (14_000, 1, true)
+        );
         assert_eq!(runner.join().unwrap(), 4);
         assert!(rx.recv().is_err(), "nothing after the last batch");
     }
@@ -239,8 +241,8 @@ mod tests {
         clock.set(2_000);
         let mut sources: Vec<Box<dyn Source>> = vec![Box::new(fed)];
         scheduler.run(&*clock, &mut sources, &Shutdown::new(), &tx, Some(&journal));
-        let batch = rx.recv().unwrap();
-        assert_eq!(lines(&batch), 1);
+        let mut batch = rx.recv().unwrap();
+        assert_eq!(lines(&mut batch), 1);
         let why = batch.not_durable.expect("the batch is marked");
         assert!(
             why.starts_with("cannot write the batch journal: /dev/full: No space left on device"),
@@ -264,8 +266,11 @@ mod tests {
             })
         };
         shutdown.raise();
-        let last = rx.recv().unwrap();
-        assert_eq!((last.time_ms, lines(&last), last.last), (6_000, 1, true));
+        let mut last = rx.recv().unwrap();
+        assert_eq!(
+            (last.time_ms, lines(&mut last), last.last),
+            (6_000, 1, true)
+        );
         assert_eq!(runner.join().unwrap(), 1);
     }
 }

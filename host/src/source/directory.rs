@@ -7,10 +7,10 @@
 //! lines fit the batch's allowance (a file is never split). Counting a waiting file's
 //! lines reads it once more; without a limit nothing is counted.
 
-use super::Descriptor;
-use super::{Source, SourceBatch, SourceHandle};
+use super::{Cut, Descriptor, Source, SourceBatch, SourceHandle};
 use crate::rate::BatchMeter;
 use crate::record::Records;
+use rayon::prelude::*;
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -121,12 +121,12 @@ impl DirectorySource {
 impl Source for DirectorySource {
     fn cut(&mut self, batch_time_ms: u64) -> SourceBatch {
         if self.stopped {
-            return SourceBatch::Files(Vec::new());
+            return SourceBatch::new(FilesCut(Vec::new()));
         }
         let found = self.new_files();
         self.pending
             .extend(found.into_iter().map(|path| (path, None)));
-        SourceBatch::Files(self.take_files(batch_time_ms))
+        SourceBatch::new(FilesCut(self.take_files(batch_time_ms)))
     }
 
     fn is_finished(&self) -> bool {
@@ -155,6 +155,25 @@ impl Source for DirectorySource {
     fn handle(&self) -> &Arc<SourceHandle> {
         &self.handle
     }
+}
+
+/// A directory's cut: files to read whole, in order.
+struct FilesCut(Vec<PathBuf>);
+
+impl Cut for FilesCut {
+    fn descriptor(&self) -> Descriptor {
+        Descriptor::Files(self.0.clone())
+    }
+
+    fn read(self: Box<Self>, partitions: usize) -> Vec<Records> {
+        read_files(&self.0, partitions)
+    }
+}
+
+/// The lines of `files`, in order, split evenly into `partitions` partitions.
+pub(super) fn read_files(files: &[PathBuf], partitions: usize) -> Vec<Records> {
+    let read: Vec<Records> = files.par_iter().map(|f| read_lines(f)).collect();
+    Records::concat(&read).split(partitions)
 }
 
 /// How many records [`read_lines`] makes of a file, without making them.
@@ -210,12 +229,12 @@ mod tests {
         std::fs::write(dir.join("_tmp"), "x\n").unwrap();
         let handle = Arc::new(SourceHandle::unlimited("d", "directory"));
         let mut source = DirectorySource::new(handle, &dir, 1_000, vec![]);
-        let SourceBatch::Files(first) = source.cut(1) else {
+        let Descriptor::Files(first) = source.cut(1).descriptor() else {
             panic!()
         };
         assert_eq!(first, vec![dir.join("a.txt")]);
         std::fs::write(dir.join("b.txt"), "3").unwrap();
-        let SourceBatch::Files(second) = source.cut(2) else {
+        let Descriptor::Files(second) = source.cut(2).descriptor() else {
             panic!()
         };
         assert_eq!(second, vec![dir.join("b.txt")]);
@@ -234,8 +253,8 @@ mod tests {
         let handle = Arc::new(SourceHandle::unlimited("d", "directory"));
         handle.limit().set_estimate(Some(5.0));
         let mut source = DirectorySource::new(handle, &dir, 1_000, vec![]);
-        let names = |batch: SourceBatch| match batch {
-            SourceBatch::Files(files) => files
+        let names = |batch: SourceBatch| match batch.descriptor() {
+            Descriptor::Files(files) => files
                 .iter()
                 .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
                 .collect::<Vec<_>>(),

@@ -9,11 +9,11 @@
 //! Under a rate limit a batch takes fewer lines than are due: the rest wait in the
 //! generator, as records wait in a topic for a consumer that is behind.
 
-use super::Descriptor;
-use super::{Source, SourceBatch, SourceHandle};
+use super::{Cut, Descriptor, Source, SourceBatch, SourceHandle};
 use crate::config::GeneratorSpec;
 use crate::rate::BatchMeter;
 use crate::record::Records;
+use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -200,7 +200,11 @@ impl Source for GeneratorSource {
                 .take_up_to(self.handle.limit(), batch_time_ms, target - self.emitted);
         let range = self.emitted..self.emitted + taken;
         self.emitted += taken;
-        SourceBatch::Generated(self.generator.clone(), start, range)
+        SourceBatch::new(GeneratedCut {
+            generator: self.generator.clone(),
+            start_ms: start,
+            range,
+        })
     }
 
     fn is_finished(&self) -> bool {
@@ -227,6 +231,41 @@ impl Source for GeneratorSource {
     fn handle(&self) -> &Arc<SourceHandle> {
         &self.handle
     }
+}
+
+/// A generator's cut: a range of its lines, generated when the batch runs.
+struct GeneratedCut {
+    generator: Arc<Generator>,
+    start_ms: u64,
+    range: Range<u64>,
+}
+
+impl Cut for GeneratedCut {
+    fn descriptor(&self) -> Descriptor {
+        Descriptor::Generated {
+            start_ms: self.start_ms,
+            from: self.range.start,
+            to: self.range.end,
+        }
+    }
+
+    fn read(self: Box<Self>, partitions: usize) -> Vec<Records> {
+        generate(&self.generator, self.range, partitions)
+    }
+}
+
+/// Lines `range` of `generator`, generated in parallel, one contiguous run per partition.
+pub(super) fn generate(
+    generator: &Generator,
+    range: Range<u64>,
+    partitions: usize,
+) -> Vec<Records> {
+    let len = range.end - range.start;
+    let n = partitions as u64;
+    (0..n)
+        .into_par_iter()
+        .map(|p| generator.lines(range.start + len * p / n..range.start + len * (p + 1) / n))
+        .collect()
 }
 
 #[cfg(test)]
@@ -283,8 +322,8 @@ mod tests {
 
     fn ranges(source: &mut GeneratorSource, batches: u64) -> Vec<Range<u64>> {
         (1..=batches)
-            .map(|t| match source.cut(t * 1_000) {
-                SourceBatch::Generated(_, _, r) => r,
+            .map(|t| match source.cut(t * 1_000).descriptor() {
+                Descriptor::Generated { from, to, .. } => from..to,
                 other => panic!("{other:?}"),
             })
             .collect()
@@ -310,8 +349,8 @@ mod tests {
         assert!(!source.is_finished());
         // The limit lifted: everything due comes at once.
         source.handle().limit().set_estimate(None);
-        match source.cut(5_000) {
-            SourceBatch::Generated(_, _, r) => assert_eq!(r, 1_600..2_500),
+        match source.cut(5_000).descriptor() {
+            Descriptor::Generated { from, to, .. } => assert_eq!(from..to, 1_600..2_500),
             other => panic!("{other:?}"),
         }
         assert!(source.is_finished());

@@ -24,14 +24,12 @@ mod wal;
 pub use generator::{Generator, Vocabulary};
 pub use handle::{SourceError, SourceHandle};
 pub use position::{Descriptor, Position};
-pub use received::Received;
+pub use received::{Received, ReceivedCut};
 pub use wal::{Wal, WalPos};
 
 use crate::config::{SourceKind, SourceSpec};
 use crate::record::Records;
-use rayon::prelude::*;
-use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// A source of records, cut into batches by the scheduler.
@@ -75,65 +73,43 @@ pub trait Committer: Send + Sync {
     fn commit(&self, descriptor: &Descriptor);
 }
 
-/// One source's share of a batch.
-#[derive(Debug)]
-pub enum SourceBatch {
-    /// Records already received and spread over partitions, and how to get them again.
-    Received(Vec<Records>, Descriptor),
-    /// Files to read, in order.
-    Files(Vec<PathBuf>),
-    /// Lines `range` of a generator that started at the given time.
-    Generated(Arc<Generator>, u64, Range<u64>),
-    /// Offset ranges of Kafka partitions, to read with the source's reader.
-    #[cfg(feature = "kafka")]
-    Kafka(Arc<crate::kafka::Reader>, Vec<crate::kafka::OffsetRange>),
+/// One source's share of a batch: what the source cut, and how to read it. Each source
+/// implements it in its own file, beside its [`Source::cut`].
+pub trait Cut: Send {
+    /// What the batch journal records of this share, enough to give it again.
+    fn descriptor(&self) -> Descriptor;
+
+    /// Reads the share's records into `partitions` partitions (a source may keep its
+    /// own partitioning: a Kafka source gives one partition per Kafka partition).
+    fn read(self: Box<Self>, partitions: usize) -> Vec<Records>;
 }
+
+/// One source's share of a batch, as the scheduler and executor handle it.
+pub struct SourceBatch(Box<dyn Cut>);
 
 impl SourceBatch {
+    /// A share cut as `cut`.
+    pub fn new(cut: impl Cut + 'static) -> Self {
+        SourceBatch(Box::new(cut))
+    }
+
     /// What the batch journal records of this share.
     pub fn descriptor(&self) -> Descriptor {
-        match self {
-            SourceBatch::Received(_, descriptor) => descriptor.clone(),
-            SourceBatch::Files(files) => Descriptor::Files(files.clone()),
-            SourceBatch::Generated(_, start_ms, range) => Descriptor::Generated {
-                start_ms: *start_ms,
-                from: range.start,
-                to: range.end,
-            },
-            #[cfg(feature = "kafka")]
-            SourceBatch::Kafka(_, ranges) => Descriptor::Kafka {
-                ranges: ranges.clone(),
-            },
-        }
+        self.0.descriptor()
     }
 
-    /// Reads the batch's records into `partitions` partitions (a Kafka source's into one
-    /// partition per Kafka partition).
+    /// Reads the batch's records into `partitions` partitions.
     pub fn materialize(self, partitions: usize) -> Vec<Records> {
-        match self {
-            SourceBatch::Received(parts, _) => parts,
-            SourceBatch::Files(files) => read_files(&files, partitions),
-            SourceBatch::Generated(generator, _, range) => generate(&generator, range, partitions),
-            #[cfg(feature = "kafka")]
-            SourceBatch::Kafka(reader, ranges) => reader.read(&ranges),
-        }
+        self.0.read(partitions)
     }
 }
 
-/// The lines of `files`, in order, split evenly into `partitions` partitions.
-fn read_files(files: &[PathBuf], partitions: usize) -> Vec<Records> {
-    let read: Vec<Records> = files.par_iter().map(|f| directory::read_lines(f)).collect();
-    Records::concat(&read).split(partitions)
-}
-
-/// Lines `range` of `generator`, generated in parallel, one contiguous run per partition.
-fn generate(generator: &Generator, range: Range<u64>, partitions: usize) -> Vec<Records> {
-    let len = range.end - range.start;
-    let n = partitions as u64;
-    (0..n)
-        .into_par_iter()
-        .map(|p| generator.lines(range.start + len * p / n..range.start + len * (p + 1) / n))
-        .collect()
+impl std::fmt::Debug for SourceBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SourceBatch")
+            .field(&self.descriptor())
+            .finish()
+    }
 }
 
 /// Opens the source `spec` for a pipeline of `partitions` partitions with batches of
@@ -231,10 +207,10 @@ fn replay_described(
                     gone.display()
                 );
             }
-            Ok(read_files(files, partitions))
+            Ok(directory::read_files(files, partitions))
         }
         (Descriptor::Generated { from, to, .. }, Some(generator)) => {
-            Ok(generate(generator, *from..*to, partitions))
+            Ok(generator::generate(generator, *from..*to, partitions))
         }
         (Descriptor::Volatile { records: 0 }, _) => Ok(vec![Records::new(); partitions.max(1)]),
         (Descriptor::Volatile { records }, _) => {

@@ -1,8 +1,8 @@
 //! The buffer a receiver thread fills and the scheduler empties, and the line-reading
 //! loop shared by the socket and stdin receivers.
 
-use super::Descriptor;
 use super::wal::{Wal, WalPos};
+use super::{Cut, Descriptor};
 use crate::rate::Throttle;
 use crate::record::Records;
 use std::io::{BufRead, BufReader, ErrorKind, Read};
@@ -404,6 +404,25 @@ fn push_line(block: &mut Records, line: &[u8]) {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     block.push_str(&String::from_utf8_lossy(line));
+}
+
+/// Records already received, spread over partitions, and how to get them again: the
+/// cut of every receiver.
+pub struct ReceivedCut {
+    /// The records, by partition.
+    pub parts: Vec<Records>,
+    /// What the journal records of them.
+    pub descriptor: Descriptor,
+}
+
+impl Cut for ReceivedCut {
+    fn descriptor(&self) -> Descriptor {
+        self.descriptor.clone()
+    }
+
+    fn read(self: Box<Self>, _partitions: usize) -> Vec<Records> {
+        self.parts
+    }
 }
 
 #[cfg(test)]

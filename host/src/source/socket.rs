@@ -5,7 +5,7 @@
 
 use super::Descriptor;
 use super::received::{LastLine, ReadEnd, Received, read_lines};
-use super::{Source, SourceBatch, SourceHandle};
+use super::{ReceivedCut, Source, SourceBatch, SourceHandle};
 use crate::rate::Throttle;
 use crate::record::Records;
 use std::io::BufReader;
@@ -63,7 +63,7 @@ impl SocketSource {
 impl Source for SocketSource {
     fn cut(&mut self, _batch_time_ms: u64) -> SourceBatch {
         let (parts, descriptor) = self.received.take();
-        SourceBatch::Received(parts, descriptor)
+        SourceBatch::new(ReceivedCut { parts, descriptor })
     }
 
     fn replay(

@@ -16,7 +16,7 @@ use crate::kafka::client::{self, Context, Health, REQUEST_TIMEOUT};
 use crate::kafka::range::{self, Adjustment, OffsetRange, Origin, TopicPartition, Watermarks};
 use crate::rate::BatchMeter;
 use crate::record::Records;
-use crate::source::{Committer, Source, SourceBatch, SourceHandle};
+use crate::source::{Committer, Cut, Source, SourceBatch, SourceHandle};
 use crate::source::{Descriptor, Position};
 use crossbeam_channel::Sender;
 use housekeeper::{GroupCommitter, Housekeeper};
@@ -353,6 +353,25 @@ impl KafkaSource {
     }
 }
 
+/// A Kafka source's cut: an offset range per partition, read when the batch runs, one
+/// batch partition per Kafka partition.
+struct KafkaCut {
+    reader: Arc<Reader>,
+    ranges: Vec<OffsetRange>,
+}
+
+impl Cut for KafkaCut {
+    fn descriptor(&self) -> Descriptor {
+        Descriptor::Kafka {
+            ranges: self.ranges.clone(),
+        }
+    }
+
+    fn read(self: Box<Self>, _partitions: usize) -> Vec<Records> {
+        self.reader.read(&self.ranges)
+    }
+}
+
 /// `topic/partition@offset, ...` for messages.
 fn describe(next: &BTreeMap<TopicPartition, i64>) -> String {
     next.iter()
@@ -395,7 +414,10 @@ impl Source for KafkaSource {
                 }
             }
         };
-        SourceBatch::Kafka(self.reader.clone(), ranges)
+        SourceBatch::new(KafkaCut {
+            reader: self.reader.clone(),
+            ranges,
+        })
     }
 
     fn is_finished(&self) -> bool {
