@@ -16,6 +16,8 @@ mod listener;
 mod observe;
 mod report;
 mod swapping;
+#[cfg(test)]
+mod tests;
 mod versions;
 
 pub use executor::{BatchResult, Executor, Materialized, PendingChanges, StageMetrics};

@@ -87,18 +87,6 @@ impl PluginInstance {
         })
     }
 
-    /// Runs one call over `input`. On any error the instance must be dropped.
-    pub fn call(
-        &mut self,
-        version: &Compiled,
-        call: &Call<'_>,
-        input: &Records,
-    ) -> Result<Records, CallFailure> {
-        self.call_chain(version, std::slice::from_ref(call), input)
-            .map(|(records, _)| records)
-            .map_err(|(_, failure)| failure)
-    }
-
     /// Runs `calls` one after the other, each on the previous one's output, which stays
     /// in the guest (`sluice_chain`); only the last output is copied out and checked.
     /// Returns it and every call's output count, or the failing call's index and why.

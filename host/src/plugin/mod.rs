@@ -19,9 +19,13 @@ mod cache;
 mod call_stats;
 mod compiled;
 mod error;
+mod guest;
 mod guest_log;
 mod host_state;
 mod instance;
+#[cfg(test)]
+mod native;
+mod pool;
 mod registry;
 mod runtime;
 mod shape;
@@ -32,6 +36,9 @@ pub use build::{BuildError, build_crate, ensure_wasm_target};
 pub use call_stats::{CallCounts, CallStats, FailureKind};
 pub use compiled::Call;
 pub use error::{CallError, CallFailure, LoadError};
+pub use guest::Guest;
+#[cfg(test)]
+pub use native::NativeGuest;
 pub use registry::{Registry, RegistryError, artifact, read_module};
 pub use runtime::Runtime;
 pub use version::{PluginVersion, content_hash};

@@ -41,6 +41,16 @@ impl Registry {
         Ok(registry)
     }
 
+    /// A registry of `versions` as they are, unchecked (the engine's in-process tests).
+    #[cfg(test)]
+    pub fn of(versions: impl IntoIterator<Item = PluginVersion>) -> Registry {
+        let plugins = versions
+            .into_iter()
+            .map(|v| (v.name().to_string(), Arc::new(v)))
+            .collect();
+        Registry { plugins }
+    }
+
     /// The plugin named `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<PluginVersion>> {
         self.plugins.get(name)

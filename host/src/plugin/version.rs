@@ -1,46 +1,40 @@
 //! One version of a plugin: compiled once, validated against the ABI, and called
-//! through a pool of instances so that every worker thread has its own.
+//! through its [`Guest`] (a pool of wasm instances, so that every worker thread has its
+//! own), every call counted and every failure named with the plugin and version.
 
 use super::call_stats::CallStats;
 use super::compiled::{Call, Compiled};
 use super::error::{CallError, LoadError};
-use super::guest_log::report_suppressed;
-use super::instance::PluginInstance;
-use super::runtime::{Runtime, Ticker};
+use super::guest::Guest;
+use super::pool::InstancePool;
+use super::runtime::Runtime;
 use super::wasm_sections::custom_section;
 use crate::config::Limits;
 use crate::record::Records;
 use sha2::{Digest, Sha256};
 use sluice_sdk::wire::{self, ManifestEntry};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::{ExternType, FuncType, Module, ValType};
 
 /// A compiled, validated plugin version.
 pub struct PluginVersion {
-    compiled: Compiled,
+    name: Arc<str>,
+    hash: Arc<str>,
+    /// Sorted by name.
+    manifest: Vec<ManifestEntry>,
+    limits: Limits,
     /// The module as loaded: kept so that recovery can run this very version again.
     bytes: Arc<[u8]>,
-    idle: Mutex<Vec<PluginInstance>>,
+    guest: Box<dyn Guest>,
     stats: CallStats,
-    /// Keeps the epoch ticker, and so this version's deadlines, going.
-    _ticker: Arc<Ticker>,
-}
-
-impl Drop for PluginVersion {
-    fn drop(&mut self) {
-        let suppressed = self.compiled.log_budget.take_suppressed();
-        if suppressed > 0 {
-            report_suppressed(&self.compiled.name, &self.compiled.hash, suppressed);
-        }
-    }
 }
 
 impl std::fmt::Debug for PluginVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginVersion")
-            .field("name", &self.compiled.name)
-            .field("hash", &self.compiled.hash)
+            .field("name", &self.name)
+            .field("hash", &self.hash)
             .finish()
     }
 }
@@ -97,36 +91,59 @@ impl PluginVersion {
                 plugin: plugin(),
                 message: format!("{e:#}"),
             })?;
+        let compiled = Compiled {
+            name: Arc::from(name),
+            hash: Arc::from(content_hash(bytes)),
+            manifest: manifest.clone(),
+            limits,
+            engine: runtime.engine.clone(),
+            pre,
+            log_budget: Arc::default(),
+        };
         Ok(PluginVersion {
-            compiled: Compiled {
-                name: Arc::from(name),
-                hash: Arc::from(content_hash(bytes)),
-                manifest,
-                limits,
-                engine: runtime.engine.clone(),
-                pre,
-                log_budget: Arc::default(),
-            },
+            name: compiled.name.clone(),
+            hash: compiled.hash.clone(),
+            manifest,
+            limits,
             bytes: Arc::from(bytes),
-            idle: Mutex::new(Vec::new()),
+            guest: Box::new(InstancePool::new(compiled, runtime.ticker.clone())),
             stats: CallStats::default(),
-            _ticker: runtime.ticker.clone(),
         })
+    }
+
+    /// A version whose functions are run by `guest` rather than wasm (the engine's
+    /// in-process tests), with `manifest` declaring them.
+    #[cfg(test)]
+    pub fn native(
+        name: &str,
+        mut manifest: Vec<ManifestEntry>,
+        guest: impl Guest + 'static,
+    ) -> Self {
+        manifest.sort_by(|a, b| a.name.cmp(&b.name));
+        PluginVersion {
+            name: Arc::from(name),
+            hash: Arc::from(content_hash(name.as_bytes())),
+            manifest,
+            limits: Limits::default(),
+            bytes: Arc::from(&b""[..]),
+            guest: Box::new(guest),
+            stats: CallStats::default(),
+        }
     }
 
     /// The limits its calls run under.
     pub fn limits(&self) -> Limits {
-        self.compiled.limits
+        self.limits
     }
 
     /// The plugin's name in the pipeline.
     pub fn name(&self) -> &str {
-        &self.compiled.name
+        &self.name
     }
 
     /// The short content hash that names this version in logs, output and checkpoints.
     pub fn hash(&self) -> &str {
-        &self.compiled.hash
+        &self.hash
     }
 
     /// The module's bytes.
@@ -141,14 +158,13 @@ impl PluginVersion {
 
     /// The functions the plugin exports.
     pub fn manifest(&self) -> &[ManifestEntry] {
-        &self.compiled.manifest
+        &self.manifest
     }
 
     /// The functions a pipeline can name, as `name (kind)`, comma-separated. (Combining
     /// exports of `#[flat_map(combine)]` are the host's to use, not the pipeline's.)
     pub fn listing(&self) -> String {
-        self.compiled
-            .manifest
+        self.manifest
             .iter()
             .filter(|e| e.kind != wire::Kind::FlatMapCombine)
             .map(|e| format!("{} ({})", e.name, e.kind))
@@ -158,7 +174,7 @@ impl PluginVersion {
 
     /// The manifest entry of `function`.
     pub fn entry(&self, function: &str) -> Option<&ManifestEntry> {
-        self.compiled.entry(function)
+        self.manifest.iter().find(|e| e.name == function)
     }
 
     /// Runs consecutive calls on one instance, each taking the previous one's output as
@@ -170,20 +186,8 @@ impl PluginVersion {
         calls: &[Call<'_>],
         input: &Records,
     ) -> Result<(Records, Vec<u64>), CallError> {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let first = calls.first().map_or("", |c| c.function);
-        let error = |function: &str, failure| CallError {
-            plugin: self.compiled.name.to_string(),
-            version: self.compiled.hash.to_string(),
-            function: function.to_string(),
-            failure,
-        };
-        let mut instance = match idle {
-            Some(instance) => instance,
-            None => PluginInstance::new(&self.compiled).map_err(|f| error(first, f))?,
-        };
         let started = Instant::now();
-        let result = instance.call_chain(&self.compiled, calls, input);
+        let result = self.guest.call_chain(calls, input);
         // Each call of the chain counts as a call, the time shared among them.
         let share = started.elapsed() / calls.len().max(1) as u32;
         let failed_at = result.as_ref().err().map(|(at, _)| *at);
@@ -196,49 +200,23 @@ impl PluginVersion {
                 _ => self.stats.record(share, None),
             }
         }
-        let result = result.map_err(|(at, f)| error(calls[at].function, f))?;
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(instance);
-        Ok(result)
+        result.map_err(|(at, failure)| CallError {
+            plugin: self.name.to_string(),
+            version: self.hash.to_string(),
+            function: calls.get(at).map_or("", |c| c.function).to_string(),
+            failure,
+        })
     }
 
-    /// Runs one call on an idle instance (or a new one). A failed call's instance is
-    /// dropped, so no later call sees what a trap left behind.
     /// How many calls this version served, for how long, and how many failed.
     pub fn stats(&self) -> &CallStats {
         &self.stats
     }
 
-    /// Runs one call on an idle instance (or a new one), and counts it. A failed call's
-    /// instance is dropped, so no later call sees what a trap left behind.
+    /// Runs one call, and counts it.
     pub fn call(&self, call: &Call<'_>, input: &Records) -> Result<Records, CallError> {
-        let started = Instant::now();
-        let result = self.call_instance(call, input);
-        let failure = result.as_ref().err().map(|e| e.failure.kind());
-        self.stats.record(started.elapsed(), failure);
-        result
-    }
-
-    fn call_instance(&self, call: &Call<'_>, input: &Records) -> Result<Records, CallError> {
-        let error = |failure| CallError {
-            plugin: self.compiled.name.to_string(),
-            version: self.compiled.hash.to_string(),
-            function: call.function.to_string(),
-            failure,
-        };
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut instance = match idle {
-            Some(instance) => instance,
-            None => PluginInstance::new(&self.compiled).map_err(error)?,
-        };
-        let output = instance.call(&self.compiled, call, input).map_err(error)?;
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(instance);
-        Ok(output)
+        self.call_chain(std::slice::from_ref(call), input)
+            .map(|(records, _)| records)
     }
 }
 
