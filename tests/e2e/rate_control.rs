@@ -10,7 +10,6 @@ use std::net::TcpListener;
 struct Batch {
     records: u64,
     processing_ms: u64,
-    scheduling_ms: u64,
 }
 
 fn number_after(line: &str, label: &str) -> u64 {
@@ -32,7 +31,6 @@ fn batches(log: &str) -> Vec<Batch> {
             Some(Batch {
                 records: records_in(line)?,
                 processing_ms: number_after(line, "processing "),
-                scheduling_ms: number_after(line, "scheduling delay "),
             })
         })
         .collect()
@@ -175,25 +173,20 @@ fn sustained(batches: &[Batch]) -> f64 {
     records as f64 * 1000.0 / ms.max(1) as f64
 }
 
+/// How the controller settles (delay, rate against capacity) is tested on virtual time
+/// in `rate/controller.rs`; through the binary, what a process alone shows: backpressure
+/// starts low, holds an overloaded source well below its offer, and loses nothing.
 #[test]
-fn backpressure_holds_an_overloaded_source_to_what_the_pipeline_sustains() {
+fn backpressure_holds_an_overloaded_source_below_its_offer_and_loses_nothing() {
     let dir = TempDir::new("backpressure");
 
-    // Without backpressure every batch takes all that was offered, and each waits for
-    // the ones before it: the scheduling delay grows batch after batch.
+    // Without backpressure every batch takes all that was offered.
     let offered = 20_000;
     let run = Sluice::start(&["run", &overloaded(&dir, false, offered, offered)]).finish();
     run.expect_code(0);
     let without = batches(&run.stderr);
+    assert_eq!(without.iter().map(|b| b.records).sum::<u64>(), offered);
     let capacity = sustained(&without);
-    assert!(
-        offered as f64 > 3.0 * capacity,
-        "the slow plugin should be far slower than the offer: {capacity:.0} records/s"
-    );
-    let delays: Vec<u64> = without.iter().map(|b| b.scheduling_ms).collect();
-    assert!(delays.windows(2).all(|w| w[1] >= w[0]), "{without:?}");
-    let worst_without = *delays.iter().max().unwrap();
-    assert!(worst_without > 4 * INTERVAL_MS, "{without:?}");
 
     // With it, offer ten times what the pipeline just sustained, for long enough to
     // settle (about eight seconds' worth of what it sustains).
@@ -209,40 +202,16 @@ fn backpressure_holds_an_overloaded_source_to_what_the_pipeline_sustains() {
     );
     let with = batches(&run.stderr);
     assert_eq!(with.iter().map(|b| b.records).sum::<u64>(), count);
-    // Leave out the start (the estimator needs two batches to start from) and the end
-    // (what was left of the count, then an empty batch).
+    // Records per batch, not time: the source was held to a fraction of the offer.
     let settled = &with[with.len() / 3..with.len() - 2];
     assert!(settled.len() >= 10, "{with:?}");
-    let worst_with = settled.iter().map(|b| b.scheduling_ms).max().unwrap();
-    let median_with = {
-        let mut d: Vec<u64> = settled.iter().map(|b| b.scheduling_ms).collect();
-        d.sort_unstable();
-        d[d.len() / 2]
-    };
-    // The rate the source was held to, against what the pipeline sustained meanwhile.
-    let taken = settled.iter().map(|b| b.records).sum::<u64>() as f64 * 1000.0
-        / (settled.len() as u64 * INTERVAL_MS) as f64;
-    let sustainable = sustained(settled);
+    let per_batch = settled.iter().map(|b| b.records).sum::<u64>() / settled.len() as u64;
+    let offered_per_batch = offered * INTERVAL_MS / 1000;
     eprintln!(
-        "backpressure: offered {offered}/s; without: delay up to {worst_without} ms; \
-         with: input {taken:.0}/s against {sustainable:.0}/s sustained, delay up to \
-         {worst_with} ms (median {median_with} ms)"
+        "backpressure: offered {offered_per_batch} records a batch, took {per_batch} (capacity {capacity:.0} records/s)"
     );
     assert!(
-        worst_with < 6 * INTERVAL_MS,
-        "the scheduling delay stays within a few batch intervals: {with:?}"
-    );
-    assert!(
-        worst_with * 3 < worst_without,
-        "{worst_with} ms with backpressure, {worst_without} ms without"
-    );
-    assert!(median_with <= INTERVAL_MS, "{with:?}");
-    assert!(
-        (0.5..=1.3).contains(&(taken / sustainable)),
-        "input {taken:.0} records/s, sustained {sustainable:.0} records/s: {with:?}"
-    );
-    assert!(
-        taken * 3.0 < offered as f64,
-        "{taken:.0} of {offered} records/s"
+        per_batch * 3 < offered_per_batch,
+        "{per_batch} of {offered_per_batch} records a batch: {with:?}"
     );
 }

@@ -60,11 +60,21 @@ impl Preparer {
             }
             for plugin in plugins {
                 if let Some(request) = self.prepare(&plugin, noticed, &current) {
-                    current.insert(plugin, request.version.hash().to_string());
+                    let hash = request.version.hash().to_string();
+                    let running = current.insert(plugin.clone(), hash.clone());
                     self.registry = self.registry.with(&request.plugin, request.version.clone());
+                    let (build, compile) = (request.build_time, request.compile_time);
                     if self.ready.send(request).is_err() {
                         return;
                     }
+                    // Said once the engine has it, so that it is true when read: the
+                    // batch running now is the last on the version it replaces.
+                    tracing::info!(
+                        "plugin `{plugin}`: version {hash} ready (build {} ms, compile and validate {} ms); it replaces {} at the next batch",
+                        build.as_millis(),
+                        compile.as_millis(),
+                        running.as_deref().unwrap_or("?")
+                    );
                 }
             }
         }
@@ -133,11 +143,6 @@ impl Preparer {
             return None;
         }
         let compile_time = compiling.elapsed();
-        tracing::info!(
-            "plugin `{plugin}`: version {hash} ready (build {} ms, compile and validate {} ms); it replaces {running} at the next batch",
-            build_time.as_millis(),
-            compile_time.as_millis()
-        );
         Some(SwapRequest {
             plugin: plugin.to_string(),
             version,
