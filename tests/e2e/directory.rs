@@ -9,35 +9,10 @@ fn directory_source_reads_each_renamed_in_file_once() {
     std::fs::create_dir(&incoming).unwrap();
     let pipeline = dir.write(
         "directory.toml",
-        &format!(
-            r#"
-[pipeline]
-batch_interval = "200ms"
-partitions = 2
-
-[plugins.wordcount]
-path = {wasm}
-
-[sources.files]
-type = "directory"
-path = "incoming"
-
-[stages.words]
-input = "files"
-op = "flat_map"
-function = "wordcount::split_words"
-
-[stages.counts]
-input = "words"
-op = "reduce_by_key"
-function = "wordcount::sum"
-
-[sinks.out]
-input = "counts"
-type = "files"
-path = "out"
-"#,
-            wasm = toml_path(&plugin_wasm("wordcount"))
+        &word_count(
+            "batch_interval = \"200ms\"\npartitions = 2",
+            "[sources.files]\ntype = \"directory\"\npath = \"incoming\"",
+            FILES_OUT,
         ),
     );
     let mut all = Vec::new();

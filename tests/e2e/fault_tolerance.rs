@@ -112,31 +112,7 @@ fn kill_at_random(sluice: &mut Sluice, dice: &mut Dice, most: u64) {
 /// Per batch time, the records of every complete batch directory of a sink (empty
 /// batches included).
 fn batches(out: &Path, sink: &str) -> BTreeMap<u64, Vec<Value>> {
-    let mut per: BTreeMap<u64, Vec<Value>> = BTreeMap::new();
-    for entry in std::fs::read_dir(out.join(sink))
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-    {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !entry.path().join("_SUCCESS").exists() {
-            continue;
-        }
-        let records = per
-            .entry(name.rsplit('-').next().unwrap().parse().unwrap())
-            .or_default();
-        for part in std::fs::read_dir(entry.path())
-            .unwrap()
-            .filter_map(Result::ok)
-        {
-            if part.path().extension().is_some_and(|e| e == "jsonl") {
-                for line in std::fs::read_to_string(part.path()).unwrap().lines() {
-                    records.push(serde_json::from_str(line).unwrap());
-                }
-            }
-        }
-    }
-    per
+    records_by_batch(&out.join(sink))
 }
 
 /// Checks the outputs of a finished crash loop against references computed from what

@@ -53,24 +53,25 @@ path = "out"
 
 /// Per batch directory: the version in its `_SUCCESS` and its records' `(n, v)`.
 fn tagged_batches(out: &Path) -> BTreeMap<String, (String, Vec<(u64, String)>)> {
-    let mut batches = BTreeMap::new();
-    for (batch, _, tagged) in files_sink_pairs(out) {
-        let entry = batches.entry(batch.clone()).or_insert_with(|| {
-            let success: Value = serde_json::from_str(
-                &std::fs::read_to_string(out.join(&batch).join("_SUCCESS")).unwrap(),
-            )
-            .unwrap();
-            (
-                success["plugins"]["tagged"].as_str().unwrap().to_string(),
-                Vec::new(),
-            )
-        });
-        entry.1.push((
-            tagged["n"].as_u64().unwrap(),
-            tagged["v"].as_str().unwrap().to_string(),
-        ));
-    }
-    batches
+    written_batches(out)
+        .into_iter()
+        .map(|batch| {
+            let version = batch.success["plugins"]["tagged"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let tagged = batch
+                .records()
+                .map(|r| {
+                    (
+                        r[1]["n"].as_u64().unwrap(),
+                        r[1]["v"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            (batch.name, (version, tagged))
+        })
+        .collect()
 }
 
 #[test]

@@ -12,38 +12,12 @@ const INTERVAL_MS: u64 = 200;
 fn socket_wordcount(dir: &TempDir, address: &str) -> String {
     let path = dir.write(
         "counted.toml",
-        &format!(
-            r#"
-[pipeline]
-name = "counted"
-batch_interval = "{INTERVAL_MS}ms"
-partitions = 2
-http = "127.0.0.1:0"
-
-[plugins.wordcount]
-path = {wasm}
-
-[sources.lines]
-type = "socket"
-address = "{address}"
-reconnect = false
-
-[stages.words]
-input = "lines"
-op = "flat_map"
-function = "wordcount::split_words"
-
-[stages.counts]
-input = "words"
-op = "reduce_by_key"
-function = "wordcount::sum"
-
-[sinks.out]
-input = "counts"
-type = "files"
-path = "out"
-"#,
-            wasm = toml_path(&plugin_wasm("wordcount")),
+        &word_count(
+            &format!(
+                "name = \"counted\"\nbatch_interval = \"{INTERVAL_MS}ms\"\npartitions = 2\nhttp = \"127.0.0.1:0\""
+            ),
+            &format!("[sources.lines]\ntype = \"socket\"\naddress = \"{address}\"\nreconnect = false"),
+            FILES_OUT,
         ),
     );
     path.to_str().unwrap().to_string()

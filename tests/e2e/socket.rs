@@ -12,36 +12,12 @@ fn wordcount_over_socket(
 ) -> std::path::PathBuf {
     dir.write(
         "socket.toml",
-        &format!(
-            r#"
-[pipeline]
-batch_interval = "200ms"
-partitions = {partitions}
-
-[plugins.wordcount]
-path = {wasm}
-
-[sources.lines]
-type = "socket"
-address = "{address}"
-reconnect = {reconnect}
-
-[stages.words]
-input = "lines"
-op = "flat_map"
-function = "wordcount::split_words"
-
-[stages.counts]
-input = "words"
-op = "reduce_by_key"
-function = "wordcount::sum"
-
-[sinks.out]
-input = "counts"
-type = "files"
-path = "out"
-"#,
-            wasm = toml_path(&plugin_wasm("wordcount")),
+        &word_count(
+            &format!("batch_interval = \"200ms\"\npartitions = {partitions}"),
+            &format!(
+                "[sources.lines]\ntype = \"socket\"\naddress = \"{address}\"\nreconnect = {reconnect}"
+            ),
+            FILES_OUT,
         ),
     )
 }

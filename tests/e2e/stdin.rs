@@ -9,34 +9,10 @@ fn stdin_word_count_over_100k_lines_equals_the_reference() {
     let dir = TempDir::new("stdin");
     let pipeline = dir.write(
         "stdin.toml",
-        &format!(
-            r#"
-[pipeline]
-batch_interval = "100ms"
-partitions = 2
-
-[plugins.wordcount]
-path = {wasm}
-
-[sources.lines]
-type = "stdin"
-
-[stages.words]
-input = "lines"
-op = "flat_map"
-function = "wordcount::split_words"
-
-[stages.counts]
-input = "words"
-op = "reduce_by_key"
-function = "wordcount::sum"
-
-[sinks.out]
-input = "counts"
-type = "files"
-path = "out"
-"#,
-            wasm = toml_path(&plugin_wasm("wordcount"))
+        &word_count(
+            "batch_interval = \"100ms\"\npartitions = 2",
+            "[sources.lines]\ntype = \"stdin\"",
+            FILES_OUT,
         ),
     );
     let lines = random_lines(100_000, 3);

@@ -22,37 +22,10 @@ fn the_page_charts_the_batches_and_lists_them_in_a_real_browser() {
     let dir = TempDir::new("timeline");
     let pipeline = dir.write(
         "timeline.toml",
-        &format!(
-            r#"
-[pipeline]
-name = "timeline"
-batch_interval = "200ms"
-partitions = 2
-
-[plugins.wordcount]
-path = {wasm}
-
-[sources.text]
-type = "generator"
-rate = 5000
-max_rate = 4000
-
-[stages.words]
-input = "text"
-op = "flat_map"
-function = "wordcount::split_words"
-
-[stages.counts]
-input = "words"
-op = "reduce_by_key"
-function = "wordcount::sum"
-
-[sinks.out]
-input = "counts"
-type = "print"
-num = 1
-"#,
-            wasm = toml_path(&plugin_wasm("wordcount")),
+        &word_count(
+            "name = \"timeline\"\nbatch_interval = \"200ms\"\npartitions = 2",
+            "[sources.text]\ntype = \"generator\"\nrate = 5000\nmax_rate = 4000",
+            "[sinks.out]\ninput = \"counts\"\ntype = \"print\"\nnum = 1\n",
         ),
     );
     let mut sluice = Sluice::start(&["run", pipeline.to_str().unwrap(), "--http", "127.0.0.1:0"]);

@@ -5,7 +5,7 @@ mod plugin;
 
 use crate::batch::{Shutdown, SystemClock};
 use crate::config::{self, Diagnostics, LoadError, Pipeline, SourceKind};
-use crate::engine::{Options, Prepared, RunSummary};
+use crate::engine::{Job, Options, RunSummary};
 use crate::logging::{self, LogFormat};
 use crate::monitor::Monitoring;
 use crate::plugin::{Registry, RegistryError, Runtime};
@@ -279,13 +279,13 @@ fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<ExitCode> {
         status: options.status,
     }
     .start()?;
-    let mut prepared = Prepared::new(pipeline, options.engine)?;
+    let mut job = Job::new(pipeline, options.engine)?;
     if let Some(mode) = options.watch {
-        prepared.watch(mode)?;
+        job.watch(mode)?;
     }
     let shutdown = Shutdown::new();
     install_signal_handler(&shutdown)?;
-    let summary = prepared.run_observed(Arc::new(SystemClock), shutdown, listeners)?;
+    let summary = job.run_observed(Arc::new(SystemClock), shutdown, listeners)?;
     finish(&name, &summary)
 }
 

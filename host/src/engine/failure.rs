@@ -3,7 +3,7 @@
 //! next start runs it again), or set the batch's input aside as dead letters and go on.
 //! Either way no record vanishes: it is in the journal, or in the dead letters.
 
-use super::Prepared;
+use super::Job;
 use super::executor::Materialized;
 use crate::config::{OnBatchFailure, OnError};
 use crate::operator::isolate::DeadLetter;
@@ -35,7 +35,7 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100 << attempt.saturating_sub(1).min(5))
 }
 
-impl Prepared {
+impl Job {
     /// Applies the policy to a batch that failed on every attempt. Returns the number of
     /// input records set aside as dead letters.
     pub(super) fn handle_failed_batch(

@@ -44,8 +44,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use swapping::Probation;
 
-/// Everything a pipeline needs to run, opened and checked.
-pub struct Prepared {
+/// A pipeline's job: everything it needs to run (plugins loaded and checked, sinks
+/// open, state recovered), and the batch loop that runs it.
+pub struct Job {
     pipeline: Pipeline,
     executor: Executor,
     sinks: Vec<Box<dyn Sink>>,
@@ -138,7 +139,7 @@ pub struct Options {
     pub reset_state: bool,
 }
 
-impl Prepared {
+impl Job {
     /// Loads and checks every plugin, plans the pipeline, opens its sinks and, with a
     /// checkpoint directory, restores the newest checkpoint. Nothing is read yet: a
     /// pipeline that fails here has consumed no input.
@@ -181,7 +182,7 @@ impl Prepared {
                 sink::open(spec, &pipeline.name).with_context(|| format!("sink `{}`", spec.name))
             })
             .collect::<anyhow::Result<_>>()?;
-        Ok(Prepared {
+        Ok(Job {
             pipeline,
             executor,
             sinks,
@@ -217,7 +218,7 @@ impl Prepared {
         self.run_observed(clock, shutdown, Vec::new())
     }
 
-    /// [`Prepared::run`], telling `listeners` about every batch.
+    /// [`Job::run`], telling `listeners` about every batch.
     pub fn run_observed(
         mut self,
         clock: Arc<dyn Clock>,

@@ -1,7 +1,7 @@
 //! The engine's side of hot swap: putting a prepared version in place between two
 //! batches (migrating the state it owns), and rolling it back when a batch fails in it.
 
-use super::Prepared;
+use super::Job;
 use crate::operator::StageError;
 use crate::operator::StageFailure;
 use crate::plugin::PluginVersion;
@@ -25,7 +25,7 @@ pub struct Probation {
     migrated: bool,
 }
 
-impl Prepared {
+impl Job {
     /// Swaps in every version prepared since the last batch.
     pub(super) fn apply_swaps(&mut self) {
         let Some(hot_swap) = &self.hot_swap else {

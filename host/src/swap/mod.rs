@@ -5,7 +5,7 @@
 //! - [`prepare`] builds, hashes, compiles and validates the new version on its own
 //!   thread, off the hot path, and hands the engine a [`SwapRequest`]; a version that
 //!   does not build or validate is reported and the running one stays.
-//! - The engine swaps between two batches (`engine::Prepared`): the next batch runs on
+//! - The engine swaps between two batches (`engine::Job`): the next batch runs on
 //!   the new version on every partition at once. [`migrate`] runs the plugin's
 //!   `#[migrate_state]` over the state it owns.
 //! - Until its first successful batch the new version is on probation: if a batch fails

@@ -11,34 +11,26 @@ use std::collections::BTreeMap;
 fn pipeline(dir: &TempDir, broker: &Broker) -> String {
     dir.write(
         "crash.toml",
-        &format!(
+        &word_count(
             r#"
-[pipeline]
 batch_interval = "100ms"
 partitions = 2
 checkpoint_dir = "checkpoints"
 checkpoint_interval = 3
-
-[plugins.wordcount]
-path = {wasm}
-
+"#,
+            &format!(
+                r#"
 [sources.lines]
 type = "kafka"
 brokers = "{brokers}"
 topics = ["lines"]
 starting_offsets = "earliest"
 max_records_per_partition = 150
-
-[stages.words]
-input = "lines"
-op = "flat_map"
-function = "wordcount::split_words"
-
-[stages.counts]
-input = "words"
-op = "reduce_by_key"
-function = "wordcount::sum"
-
+"#,
+                brokers = broker.address()
+            ),
+            &format!(
+                r#"
 [sinks.lines]
 input = "lines"
 type = "files"
@@ -55,8 +47,8 @@ type = "kafka"
 brokers = "{brokers}"
 topic = "word-counts"
 "#,
-            wasm = toml_path(&plugin_wasm("wordcount")),
-            brokers = broker.address(),
+                brokers = broker.address()
+            ),
         ),
     )
     .to_str()
@@ -137,8 +129,8 @@ fn killed_eight_times_a_kafka_word_count_reads_every_record_exactly_once() {
 
     // Every batch's counts are the counts of that batch's lines, as an uninterrupted
     // run computes them; so the totals equal the reference.
-    let lines = batches(&out.join("lines"));
-    let counts = batches(&out.join("counts"));
+    let lines = records_by_batch(&out.join("lines"));
+    let counts = records_by_batch(&out.join("counts"));
     for (time, records) in &lines {
         let batch_lines: Vec<&str> = records.iter().map(|r| r.as_str().unwrap()).collect();
         let got: BTreeMap<String, u64> = counts

@@ -25,40 +25,9 @@ fn values(records: &[(String, String)]) -> Vec<String> {
     records.iter().map(|(_, v)| v.clone()).collect()
 }
 
-/// Per batch time, the records of every complete batch directory a files sink wrote
-/// under `dir` (as JSON values, part files in partition order).
-fn batches(dir: &Path) -> BTreeMap<u64, Vec<serde_json::Value>> {
-    let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-    {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !entry.path().join("_SUCCESS").exists() {
-            continue;
-        }
-        let time: u64 = name.rsplit('-').next().unwrap().parse().unwrap();
-        let mut parts: Vec<_> = std::fs::read_dir(entry.path())
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-            .collect();
-        parts.sort();
-        let records: &mut Vec<serde_json::Value> = out.entry(time).or_default();
-        for part in parts {
-            for line in std::fs::read_to_string(part).unwrap().lines() {
-                records.push(serde_json::from_str(line).unwrap());
-            }
-        }
-    }
-    out
-}
-
 /// Every string record a files sink wrote under `dir`, over all batches.
 fn written_lines(dir: &Path) -> Vec<String> {
-    batches(dir)
+    records_by_batch(dir)
         .into_values()
         .flatten()
         .map(|v| v.as_str().expect("a line").to_string())

@@ -59,7 +59,7 @@ fn a_broker_unreachable_at_start_is_retried_until_it_answers() {
 
     // format = "record": every offset of every partition exactly once, with its key
     // and value.
-    let written: Vec<serde_json::Value> = batches(&dir.path().join("out"))
+    let written: Vec<serde_json::Value> = records_by_batch(&dir.path().join("out"))
         .into_values()
         .flatten()
         .collect();

@@ -39,7 +39,7 @@ path = "out"
     sluice.finish().expect_code(0);
 
     let out = dir.path().join("out");
-    let sizes: Vec<usize> = batches(&out).values().map(Vec::len).collect();
+    let sizes: Vec<usize> = records_by_batch(&out).values().map(Vec::len).collect();
     assert!(
         sizes.iter().all(|&n| n <= 500),
         "2500 records/s over 200 ms is 500 a batch: {sizes:?}"

@@ -4,11 +4,15 @@
 
 mod broker;
 pub mod chromium;
+mod files_sink;
 pub mod http;
+mod pipeline;
 mod process;
 mod text;
 
 pub use broker::{Broker, free_port};
+pub use files_sink::{records_by_batch, written_batches};
+pub use pipeline::{FILES_OUT, word_count};
 pub use process::{PATIENCE, Sluice, records_in};
 pub use text::{
     count_words, files_sink_pairs, random_lines, records_per_partition, word_counts_from_files,
@@ -203,25 +207,10 @@ impl Drop for TempDir {
 
 /// Every dead letter the pipeline in `dir` wrote.
 pub fn dead_letters(dir: &TempDir) -> Vec<serde_json::Value> {
-    let root = dir.path().join("dead-letters");
-    let mut letters = Vec::new();
-    for batch in std::fs::read_dir(&root)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-    {
-        for part in std::fs::read_dir(batch.path())
-            .unwrap()
-            .filter_map(Result::ok)
-        {
-            if part.path().extension().is_some_and(|e| e == "jsonl") {
-                for line in std::fs::read_to_string(part.path()).unwrap().lines() {
-                    letters.push(serde_json::from_str(line).unwrap());
-                }
-            }
-        }
-    }
-    letters
+    written_batches(&dir.path().join("dead-letters"))
+        .iter()
+        .flat_map(|b| b.records().cloned())
+        .collect()
 }
 
 /// A TOML string literal for a path.

@@ -1,6 +1,7 @@
 //! Test input and reference results: random text, word counts computed in the test, and
 //! readers for the files sink's output.
 
+use super::files_sink::written_batches;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -45,38 +46,12 @@ pub fn count_words<S: AsRef<str>>(lines: &[S]) -> BTreeMap<String, u64> {
 /// the batch directory it came from.
 pub fn files_sink_pairs(dir: &Path) -> Vec<(String, serde_json::Value, serde_json::Value)> {
     let mut pairs = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return pairs;
-    };
-    let mut batches: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    batches.sort();
-    for batch in batches {
-        // Complete batch directories only: not the hidden ones being written.
-        let hidden = batch
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if hidden || !batch.join("_SUCCESS").exists() {
-            continue;
-        }
-        let name = batch.file_name().unwrap().to_string_lossy().into_owned();
-        let mut parts: Vec<_> = std::fs::read_dir(&batch)
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .collect();
-        parts.sort();
-        for part in parts
-            .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        {
-            for line in std::fs::read_to_string(part).unwrap().lines() {
-                let value: serde_json::Value = serde_json::from_str(line)
-                    .unwrap_or_else(|e| panic!("{}: {e}: {line}", part.display()));
-                let pair = value
-                    .as_array()
-                    .unwrap_or_else(|| panic!("not a pair: {line}"));
-                pairs.push((name.clone(), pair[0].clone(), pair[1].clone()));
-            }
+    for batch in written_batches(dir) {
+        for value in batch.records() {
+            let pair = value
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: not a pair: {value}", batch.name));
+            pairs.push((batch.name.clone(), pair[0].clone(), pair[1].clone()));
         }
     }
     pairs
@@ -97,22 +72,9 @@ pub fn word_counts_from_files(dir: &Path) -> BTreeMap<String, u64> {
 /// over batches: shows whether work was spread over partitions.
 pub fn records_per_partition(dir: &Path) -> HashMap<usize, usize> {
     let mut per = HashMap::new();
-    for batch in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
-        for part in std::fs::read_dir(batch.path())
-            .unwrap()
-            .filter_map(Result::ok)
-        {
-            let name = part.file_name().to_string_lossy().into_owned();
-            if let Some(index) = name
-                .strip_prefix("part-")
-                .and_then(|n| n.strip_suffix(".jsonl"))
-            {
-                let lines = std::fs::read_to_string(part.path())
-                    .unwrap()
-                    .lines()
-                    .count();
-                *per.entry(index.parse().unwrap()).or_insert(0) += lines;
-            }
+    for batch in written_batches(dir) {
+        for (index, records) in batch.partitions.iter().enumerate() {
+            *per.entry(index).or_insert(0) += records.len();
         }
     }
     per
