@@ -19,6 +19,8 @@ mod swapping;
 #[cfg(test)]
 mod tests;
 mod versions;
+#[cfg(test)]
+mod window_tests;
 
 pub use executor::{BatchResult, Executor, Materialized, PendingChanges, StageMetrics};
 pub use listener::{BatchListener, CompletedBatch, PluginCalls, RunInfo};
