@@ -12,8 +12,12 @@
 mod durability;
 mod executor;
 mod failure;
+#[cfg(test)]
+mod harness;
 mod listener;
 mod observe;
+#[cfg(test)]
+mod recovery_tests;
 mod report;
 mod swapping;
 #[cfg(test)]

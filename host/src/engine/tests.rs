@@ -5,6 +5,7 @@
 //! here; the letters are dropped when the batch is committed.)
 
 use super::Executor;
+use super::harness::parse;
 use crate::batch::BatchInput;
 use crate::config::Pipeline;
 use crate::plugin::{CallFailure, NativeGuest, PluginVersion, Registry};
@@ -17,11 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// `lines` (stdin) → `upper` (map of `p::upper`, with `on_error`) → print, on
 /// `partitions` partitions.
 fn pipeline(on_error: &str, partitions: usize) -> Pipeline {
-    let dir = std::env::temp_dir().join(format!("sluice-engine-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // Only its presence is checked: the functions are native.
-    std::fs::write(dir.join("p.wasm"), b"").unwrap();
-    let text = format!(
+    parse(&format!(
         r#"
 [pipeline]
 batch_interval = "1s"
@@ -43,8 +40,7 @@ on_error = "{on_error}"
 input = "upper"
 type = "print"
 "#
-    );
-    crate::config::parse_str(&dir.join("pipeline.toml"), &text).unwrap()
+    ))
 }
 
 fn text(record: &[u8]) -> String {
