@@ -68,7 +68,7 @@ impl Job {
             OnBatchFailure::DeadLetter => {
                 let letters = input_letters(batch, failure);
                 let count = letters.len() as u64;
-                match self.write_dead_letters(batch.time_ms, &letters, versions) {
+                match self.output.set_aside(batch.time_ms, &letters, versions) {
                     Ok(()) => {
                         tracing::warn!(
                             "batch {}: its {count} input records were set aside as dead letters (on_batch_failure = \"dead_letter\")",

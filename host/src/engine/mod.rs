@@ -16,6 +16,7 @@ mod failure;
 mod harness;
 mod listener;
 mod observe;
+mod output;
 #[cfg(test)]
 mod recovery_tests;
 mod report;
@@ -34,11 +35,8 @@ use crate::batch::{BatchInput, BatchScheduler, Clock, Shutdown};
 use crate::checkpoint::JournalEntry;
 use crate::config::OnError;
 use crate::config::Pipeline;
-use crate::operator::isolate::DeadLetter;
 use crate::plugin::{Registry, Runtime};
 use crate::record::Records;
-use crate::sink::FilesSink;
-use crate::sink::{self, Sink, SinkBatch};
 use crate::source::{self, SourceHandle};
 use crate::source::{Descriptor, Position};
 use crate::swap::{HotSwap, WatchMode};
@@ -46,6 +44,7 @@ use anyhow::Context as _;
 use durability::Durability;
 use failure::BatchFailure;
 use observe::Observers;
+use output::Output;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use swapping::Probation;
@@ -55,7 +54,7 @@ use swapping::Probation;
 pub struct Job {
     pipeline: Pipeline,
     executor: Executor,
-    sinks: Vec<Box<dyn Sink>>,
+    output: Output,
     registry: Registry,
     runtime: Arc<Runtime>,
     hot_swap: Option<HotSwap>,
@@ -68,10 +67,6 @@ pub struct Job {
     /// The last batch done with (written, or its input set aside), which the last
     /// checkpoint covers.
     completed: Option<u64>,
-    /// Where dead letters go, opened when the first one comes.
-    dead_letters: Option<FilesSink>,
-    /// Per source, what to tell when a batch it fed is complete (Kafka offset commits).
-    committers: Vec<Option<Arc<dyn source::Committer>>>,
     /// The record of live and rolled-back plugin versions (with a checkpoint directory).
     plugin_log: Option<crate::checkpoint::PluginLog>,
     /// Versions on disk that were rolled back before a restart: kept out by hot swap.
@@ -181,17 +176,11 @@ impl Job {
             )?),
             None => None,
         };
-        let sinks = pipeline
-            .sinks
-            .iter()
-            .map(|spec| {
-                sink::open(spec, &pipeline.name).with_context(|| format!("sink `{}`", spec.name))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let output = Output::open(&pipeline, &executor.plan().sinks)?;
         Ok(Job {
             pipeline,
             executor,
-            sinks,
+            output,
             registry,
             runtime,
             hot_swap: None,
@@ -199,8 +188,6 @@ impl Job {
             durability,
             stopped: None,
             completed: None,
-            dead_letters: None,
-            committers: Vec::new(),
             plugin_log: recovered.log,
             refused_at_start: recovered.refused,
             _lock: lock,
@@ -232,9 +219,7 @@ impl Job {
         listeners: Vec<Box<dyn BatchListener>>,
     ) -> anyhow::Result<RunSummary> {
         let interval_ms = self.pipeline.batch_interval.as_millis() as u64;
-        for sink in &mut self.sinks {
-            sink.watch(&shutdown);
-        }
+        self.output.watch(&shutdown);
         if !self.durability.as_ref().is_some_and(|d| d.restored) {
             self.executor
                 .load_initial_state(&self.pipeline, clock.now_ms())?;
@@ -260,7 +245,8 @@ impl Job {
                 .with_context(|| format!("source `{}`", spec.name))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        self.committers = sources.iter().map(|s| s.committer()).collect();
+        self.output
+            .set_committers(sources.iter().map(|s| s.committer()).collect());
         let mut summary = RunSummary::default();
         let mut journal = None;
         let mut scheduler = BatchScheduler::new(self.pipeline.batch_interval, clock.now_ms());
@@ -513,30 +499,16 @@ impl Job {
                 Ok((result, changes)) => {
                     report.stages = result.stages.clone();
                     report.dead_letters = result.dead_letters.len() as u64;
-                    let written = self.write_sinks(&result, &report.versions).and_then(|n| {
-                        self.write_dead_letters(time_ms, &result.dead_letters, &report.versions)
-                            .map(|()| n)
-                            .map_err(|message| BatchFailure {
-                                place: "the dead letters".into(),
-                                component: "dead-letters".into(),
-                                stage_stops: false,
-                                message,
-                            })
-                    });
-                    match written {
+                    match self.output.write(&result, &report.versions) {
                         Ok(written) => {
                             report.records_out = written;
                             // Only a batch whose output is written changes state.
                             self.executor.commit(changes);
-                            for (committer, descriptor) in self.committers.iter().zip(descriptors) {
-                                if let Some(committer) = committer {
-                                    committer.commit(descriptor);
-                                }
-                            }
+                            self.output.complete(descriptors);
                             self.end_proven_probations(&report.stages);
                             return None;
                         }
-                        Err(failure) => failure,
+                        Err(e) => e.failure(),
                     }
                 }
                 Err(e) if self.rolls_back(&e, time_ms) => continue,
@@ -560,102 +532,5 @@ impl Job {
             );
             std::thread::sleep(wait);
         }
-    }
-
-    /// Writes dead letters as a batch directory of the dead-letter output (a files sink),
-    /// but those of stages whose `on_error` is `skip`, which are only counted and logged.
-    fn write_dead_letters(
-        &mut self,
-        time_ms: u64,
-        dead: &[DeadLetter],
-        versions: &[(String, String)],
-    ) -> Result<(), String> {
-        let mut records = Records::new();
-        for letter in dead {
-            match self.stage_policy(&letter.stage) {
-                Some(OnError::Skip) => tracing::warn!(
-                    "stage `{}`: skipped a record `{}` failed on: {}",
-                    letter.stage,
-                    letter.function,
-                    letter.error
-                ),
-                _ => records.push_encoded(&letter.encode(time_ms)),
-            }
-        }
-        if records.is_empty() {
-            return Ok(());
-        }
-        let sink = match &mut self.dead_letters {
-            Some(sink) => sink,
-            None => self.dead_letters.insert(
-                FilesSink::new(&self.pipeline.dead_letters, "dead-letters")
-                    .map_err(|e| format!("dead letters: {e:#}"))?,
-            ),
-        };
-        let count = records.len();
-        let partitions = [records];
-        sink.write_now(&SinkBatch {
-            time_ms,
-            partitions: &partitions,
-            versions,
-        })
-        .map_err(|e| format!("dead letters: {e:#}"))?;
-        tracing::warn!(
-            "batch {time_ms}: {count} records a plugin failed on were set aside in {}",
-            sink.batch_dir(time_ms).display()
-        );
-        Ok(())
-    }
-
-    /// Writes the batch to every sink, all or nothing (see `sink`): the staging sinks
-    /// first, then the others, then the staged batches are published.
-    fn write_sinks(
-        &mut self,
-        result: &BatchResult<'_>,
-        versions: &[(String, String)],
-    ) -> Result<u64, BatchFailure> {
-        let time_ms = result.time_ms;
-        let fail = |name: &str, e: anyhow::Error| BatchFailure {
-            place: format!("sink `{name}`"),
-            component: format!("sink:{name}"),
-            stage_stops: false,
-            message: format!("sink `{name}`: {e:#}"),
-        };
-        let mut order: Vec<usize> = (0..self.sinks.len()).collect();
-        order.sort_by_key(|&i| !self.sinks[i].stages());
-        let mut written = 0;
-        let mut staged = Vec::new();
-        for i in order {
-            let partitions = result.outputs[self.executor.plan().sinks[i]]
-                .as_deref()
-                .unwrap_or(&[]);
-            if partitions.is_empty() {
-                // No batch at this time (a window between slides): nothing to write, as
-                // Spark's output operations skip times with no RDD.
-                continue;
-            }
-            let outcome = self.sinks[i].write(&SinkBatch {
-                time_ms,
-                partitions,
-                versions,
-            });
-            if let Err(e) = outcome {
-                for &j in &staged {
-                    let sink: &mut Box<dyn Sink> = &mut self.sinks[j];
-                    sink.discard(time_ms);
-                }
-                return Err(fail(&self.pipeline.sinks[i].name, e));
-            }
-            if self.sinks[i].stages() {
-                staged.push(i);
-            }
-            written += partitions.iter().map(|p| p.len() as u64).sum::<u64>();
-        }
-        for i in staged {
-            self.sinks[i]
-                .publish(time_ms)
-                .map_err(|e| fail(&self.pipeline.sinks[i].name, e))?;
-        }
-        Ok(written)
     }
 }
