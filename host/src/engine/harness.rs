@@ -160,6 +160,7 @@ pub fn counting() -> PluginVersion {
     };
     PluginVersion::native(
         "p",
+        "1",
         vec![
             entry("pair", Kind::Map),
             entry("nonzero", Kind::Filter),

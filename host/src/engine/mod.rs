@@ -20,6 +20,8 @@ mod output;
 #[cfg(test)]
 mod recovery_tests;
 mod report;
+#[cfg(test)]
+mod swap_tests;
 mod swapping;
 #[cfg(test)]
 mod tests;
@@ -191,6 +193,29 @@ impl Job {
             plugin_log: recovered.log,
             refused_at_start: recovered.refused,
             _lock: lock,
+        })
+    }
+
+    /// A job of `pipeline` on the plugin versions of `registry` as they are, without a
+    /// checkpoint directory (the engine's in-process tests).
+    #[cfg(test)]
+    fn assemble(pipeline: Pipeline, registry: Registry) -> anyhow::Result<Self> {
+        let executor = Executor::new(&pipeline, &registry);
+        let output = Output::open(&pipeline, &executor.plan().sinks)?;
+        Ok(Job {
+            executor,
+            output,
+            registry,
+            runtime: Arc::new(Runtime::new()?),
+            hot_swap: None,
+            probations: Vec::new(),
+            durability: None,
+            stopped: None,
+            completed: None,
+            plugin_log: None,
+            refused_at_start: Vec::new(),
+            _lock: None,
+            pipeline,
         })
     }
 

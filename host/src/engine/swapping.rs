@@ -36,7 +36,7 @@ impl Job {
         }
     }
 
-    fn swap_in(&mut self, request: SwapRequest) {
+    pub(super) fn swap_in(&mut self, request: SwapRequest) {
         let started = Instant::now();
         let name = request.plugin.clone();
         let Some(running) = self.registry.get(&name).cloned() else {

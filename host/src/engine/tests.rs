@@ -62,7 +62,7 @@ fn upper(fails: impl Fn(&str) -> Option<CallFailure> + Send + Sync + 'static) ->
         name: "upper".into(),
         signature: "fn(String) -> String".into(),
     };
-    PluginVersion::native("p", vec![entry], guest)
+    PluginVersion::native("p", "1", vec![entry], guest)
 }
 
 /// Lines `l0`.. spread round-robin over `partitions` partitions.

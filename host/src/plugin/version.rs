@@ -111,18 +111,20 @@ impl PluginVersion {
         })
     }
 
-    /// A version whose functions are run by `guest` rather than wasm (the engine's
-    /// in-process tests), with `manifest` declaring them.
+    /// A version of plugin `name` whose functions are run by `guest` rather than wasm
+    /// (the engine's in-process tests), with `manifest` declaring them; `build` tells
+    /// versions of one plugin apart (its hash is that of `name:build`).
     #[cfg(test)]
     pub fn native(
         name: &str,
+        build: &str,
         mut manifest: Vec<ManifestEntry>,
         guest: impl Guest + 'static,
     ) -> Self {
         manifest.sort_by(|a, b| a.name.cmp(&b.name));
         PluginVersion {
             name: Arc::from(name),
-            hash: Arc::from(content_hash(name.as_bytes())),
+            hash: Arc::from(content_hash(format!("{name}:{build}").as_bytes())),
             manifest,
             limits: Limits::default(),
             bytes: Arc::from(&b""[..]),
