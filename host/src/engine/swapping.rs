@@ -82,6 +82,7 @@ impl Job {
             .collect();
         self.executor.rebind(&name, &new);
         self.registry = self.registry.with(&name, new.clone());
+        self.publish_live();
         self.record_live(&new);
         let (previous, states_before) = match earlier {
             Some(earlier) => {
@@ -114,6 +115,13 @@ impl Job {
             request.build_time.as_millis(),
             request.compile_time.as_millis(),
         );
+    }
+
+    /// Tells the preparer thread which versions the stages call now.
+    fn publish_live(&self) {
+        if let Some(hot_swap) = &self.hot_swap {
+            hot_swap.publish(&self.registry);
+        }
     }
 
     /// Records `version` as the live one of its plugin, for a restart.
@@ -209,6 +217,7 @@ impl Job {
         if let Some(hot_swap) = &self.hot_swap {
             hot_swap.refuse(&probation.hash);
         }
+        self.publish_live();
         if let Some(log) = &mut self.plugin_log
             && let Err(e) = log.refuse(&probation.plugin, &probation.hash)
         {

@@ -13,17 +13,18 @@
 //!   swap, re-runs the batch, and the failed version's hash is refused until the file
 //!   changes again.
 
+mod live;
 pub mod migrate;
 mod prepare;
 mod watch;
 
+pub use live::LiveVersions;
 pub use prepare::SwapRequest;
 
 use crate::config::{Pipeline, PluginPath};
 use crate::plugin::{Registry, Runtime};
 use crossbeam_channel::Receiver;
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Which plugins are watched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +39,7 @@ pub enum WatchMode {
 /// The hot-swap machinery of a running pipeline.
 pub struct HotSwap {
     ready: Receiver<SwapRequest>,
-    refused: Arc<Mutex<HashSet<String>>>,
+    live: Arc<LiveVersions>,
     _watcher: watch::PluginWatcher,
 }
 
@@ -61,7 +62,7 @@ impl HotSwap {
             .collect();
         let (changed_tx, changed) = crossbeam_channel::unbounded();
         let (ready_tx, ready) = crossbeam_channel::unbounded();
-        let refused = Arc::new(Mutex::new(HashSet::new()));
+        let live = Arc::new(LiveVersions::new(registry));
         let watcher = watch::PluginWatcher::start(&targets, changed_tx)?;
         for target in &targets {
             tracing::info!(
@@ -73,14 +74,13 @@ impl HotSwap {
         prepare::spawn(prepare::Preparer {
             pipeline: pipeline.clone(),
             runtime,
-            registry: registry.clone(),
-            refused: refused.clone(),
+            live: live.clone(),
             changed,
             ready: ready_tx,
         })?;
         Ok(HotSwap {
             ready,
-            refused,
+            live,
             _watcher: watcher,
         })
     }
@@ -97,9 +97,11 @@ impl HotSwap {
 
     /// Keeps the version with content hash `hash` out until the file changes again.
     pub fn refuse(&self, hash: &str) {
-        self.refused
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(hash.to_string());
+        self.live.refuse(hash);
+    }
+
+    /// Publishes the versions the stages call now, for the preparer to compare with.
+    pub fn publish(&self, registry: &Registry) {
+        self.live.publish(registry);
     }
 }

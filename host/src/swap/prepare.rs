@@ -2,11 +2,12 @@
 //! build (crates), hash (an unchanged or refused version is skipped), compile and
 //! validate. What reaches the engine is ready to swap in at once.
 
+use super::LiveVersions;
 use crate::config::Pipeline;
-use crate::plugin::{PluginVersion, Registry, Runtime, artifact, content_hash, read_module};
+use crate::plugin::{PluginVersion, Runtime, artifact, content_hash, read_module};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Changes closer together than this are one change (editors and cargo write several
@@ -30,8 +31,8 @@ pub struct SwapRequest {
 pub struct Preparer {
     pub pipeline: Pipeline,
     pub runtime: Arc<Runtime>,
-    pub registry: Registry,
-    pub refused: Arc<Mutex<HashSet<String>>>,
+    /// What runs now and what is refused, as the engine publishes it.
+    pub live: Arc<LiveVersions>,
     pub changed: Receiver<String>,
     pub ready: Sender<SwapRequest>,
 }
@@ -44,8 +45,11 @@ pub fn spawn(preparer: Preparer) -> anyhow::Result<()> {
 }
 
 impl Preparer {
-    fn run(mut self) {
-        let mut current: HashMap<String, String> = self.registry.versions().into_iter().collect();
+    fn run(self) {
+        // The last version handed to the engine per plugin: until the engine swaps it
+        // in, a change is compared with it rather than with what runs, so that a file
+        // changed back to the running version undoes a hand-over still pending.
+        let mut handed: HashMap<String, String> = HashMap::new();
         while let Ok(first) = self.changed.recv() {
             let noticed = Instant::now();
             let mut plugins = BTreeSet::from([first]);
@@ -59,10 +63,11 @@ impl Preparer {
                 }
             }
             for plugin in plugins {
-                if let Some(request) = self.prepare(&plugin, noticed, &current) {
+                let running = self.running(&plugin);
+                let latest = handed.get(&plugin).unwrap_or(&running).clone();
+                if let Some(request) = self.prepare(&plugin, noticed, &running, &latest) {
                     let hash = request.version.hash().to_string();
-                    let running = current.insert(plugin.clone(), hash.clone());
-                    self.registry = self.registry.with(&request.plugin, request.version.clone());
+                    handed.insert(plugin.clone(), hash.clone());
                     let (build, compile) = (request.build_time, request.compile_time);
                     if self.ready.send(request).is_err() {
                         return;
@@ -73,21 +78,31 @@ impl Preparer {
                         "plugin `{plugin}`: version {hash} ready (build {} ms, compile and validate {} ms); it replaces {} at the next batch",
                         build.as_millis(),
                         compile.as_millis(),
-                        running.as_deref().unwrap_or("?")
+                        running
                     );
                 }
             }
         }
     }
 
+    /// The content hash of the version of `plugin` that runs now.
+    fn running(&self, plugin: &str) -> String {
+        self.live
+            .registry()
+            .get(plugin)
+            .map_or_else(|| "?".into(), |v| v.hash().to_string())
+    }
+
+    /// Builds and checks the new version of `plugin`; `running` is what the stages call
+    /// now, `latest` the version last handed over (or `running`).
     fn prepare(
         &self,
         plugin: &str,
         noticed: Instant,
-        current: &HashMap<String, String>,
+        running: &str,
+        latest: &str,
     ) -> Option<SwapRequest> {
         let spec = self.pipeline.plugins.iter().find(|p| p.name == plugin)?;
-        let running = current.get(plugin).map(String::as_str).unwrap_or("?");
         let keeps = format!("version {running} keeps running");
         let started = Instant::now();
         let path = match artifact(spec) {
@@ -109,18 +124,13 @@ impl Preparer {
         let hash = content_hash(&bytes);
         // Refused first: after a rollback, the refused version is also the last one this
         // thread prepared.
-        if self
-            .refused
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&hash)
-        {
+        if self.live.is_refused(&hash) {
             tracing::warn!(
                 "plugin `{plugin}`: version {hash} was rolled back before and stays out until the file changes"
             );
             return None;
         }
-        if hash == running {
+        if hash == latest {
             tracing::debug!("plugin `{plugin}`: unchanged ({hash})");
             return None;
         }
@@ -133,7 +143,8 @@ impl Preparer {
             }
         };
         if let Err(problems) = self
-            .registry
+            .live
+            .registry()
             .with(plugin, version.clone())
             .check(&self.pipeline)
         {
