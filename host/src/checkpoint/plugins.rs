@@ -68,12 +68,12 @@ impl PluginLog {
     pub fn set_live(&mut self, version: &PluginVersion) -> anyhow::Result<()> {
         let (name, hash) = (version.name(), version.hash());
         let module = self.module_path(name, hash);
-        if !module.exists() {
+        // A module already kept whole is not written again; one cut short (by a crash
+        // while an older sluice wrote it in place) is replaced, atomically.
+        if !std::fs::read(&module).is_ok_and(|kept| *kept == *version.bytes()) {
             let folder = self.dir.join(name);
             std::fs::create_dir_all(&folder)
                 .with_context(|| format!("cannot create {}", folder.display()))?;
-            // Atomically: a module cut short by a crash would otherwise be kept, since
-            // a module already on disk is not written again.
             durable::replace(&module, version.bytes())?;
         }
         let record = self.records.entry(name.to_string()).or_default();
@@ -121,5 +121,25 @@ impl PluginLog {
         let records = serde_json::to_vec_pretty(&self.records)?;
         durable::replace(&self.dir.join("live.json"), &records)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::NativeGuest;
+
+    #[test]
+    fn a_kept_module_cut_short_is_written_again() {
+        let dir = std::env::temp_dir().join(format!("sluice-plugin-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let version = PluginVersion::native("p", "1", Vec::new(), NativeGuest::default());
+        let mut log = PluginLog::open(&dir).unwrap();
+        let module = log.module_path("p", version.hash());
+        std::fs::create_dir_all(module.parent().unwrap()).unwrap();
+        std::fs::write(&module, b"half a mod").unwrap();
+        log.set_live(&version).unwrap();
+        assert_eq!(log.module("p", version.hash()).unwrap(), version.bytes());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -178,6 +178,22 @@ impl Job {
             )?),
             None => None,
         };
+        let mut job = Job::with_sinks(pipeline, executor, registry, runtime)?;
+        job.durability = durability;
+        job.plugin_log = recovered.log;
+        job.refused_at_start = recovered.refused;
+        job._lock = lock;
+        Ok(job)
+    }
+
+    /// A job of `pipeline` on `executor` and `registry`, its sinks opened, with no
+    /// checkpoint directory yet.
+    fn with_sinks(
+        pipeline: Pipeline,
+        executor: Executor,
+        registry: Registry,
+        runtime: Arc<Runtime>,
+    ) -> anyhow::Result<Self> {
         let output = Output::open(&pipeline, &executor.plan().sinks)?;
         Ok(Job {
             pipeline,
@@ -187,12 +203,12 @@ impl Job {
             runtime,
             hot_swap: None,
             probations: Vec::new(),
-            durability,
+            durability: None,
             stopped: None,
             completed: None,
-            plugin_log: recovered.log,
-            refused_at_start: recovered.refused,
-            _lock: lock,
+            plugin_log: None,
+            refused_at_start: Vec::new(),
+            _lock: None,
         })
     }
 
@@ -201,22 +217,7 @@ impl Job {
     #[cfg(test)]
     fn assemble(pipeline: Pipeline, registry: Registry) -> anyhow::Result<Self> {
         let executor = Executor::new(&pipeline, &registry);
-        let output = Output::open(&pipeline, &executor.plan().sinks)?;
-        Ok(Job {
-            executor,
-            output,
-            registry,
-            runtime: Arc::new(Runtime::new()?),
-            hot_swap: None,
-            probations: Vec::new(),
-            durability: None,
-            stopped: None,
-            completed: None,
-            plugin_log: None,
-            refused_at_start: Vec::new(),
-            _lock: None,
-            pipeline,
-        })
+        Job::with_sinks(pipeline, executor, registry, Arc::new(Runtime::new()?))
     }
 
     /// Watches the pipeline's plugins and swaps in new versions while it runs.

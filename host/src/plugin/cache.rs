@@ -57,17 +57,8 @@ fn entry(engine: &Engine, bytes: &[u8]) -> Option<PathBuf> {
     Some(directory()?.join(format!("{content}-{:016x}.cwasm", hasher.finish())))
 }
 
-/// Whether `compile` came from the cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Compiled {
-    /// Read from the cache.
-    Cached,
-    /// Compiled now (and cached if possible).
-    Fresh,
-}
-
 /// The module of `bytes`, from the cache when it holds it, else compiled and cached.
-pub fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Module, Compiled)> {
+pub fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Module> {
     let path = entry(engine, bytes);
     if let Some(path) = path.as_ref().filter(|p| p.is_file()) {
         // SAFETY: the entry was written by `Module::serialize` for this engine's
@@ -78,7 +69,7 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Module, Compi
                     .append(true)
                     .open(path)
                     .and_then(|f| f.set_modified(SystemTime::now()));
-                return Ok((module, Compiled::Cached));
+                return Ok(module);
             }
             Err(e) => tracing::debug!(
                 "cached module {} does not load ({e}); compiling again",
@@ -101,7 +92,7 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Module, Compi
             tracing::debug!("could not cache the compiled module at {}", path.display());
         }
     }
-    Ok((module, Compiled::Fresh))
+    Ok(module)
 }
 
 /// Removes all but the [`KEEP`] most recently used entries of `dir`.

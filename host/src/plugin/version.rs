@@ -77,7 +77,7 @@ impl PluginVersion {
                 supported: wire::ABI_VERSION,
             });
         }
-        let (module, _) =
+        let module =
             super::cache::compile(&runtime.engine, bytes).map_err(|e| LoadError::Compile {
                 plugin: plugin(),
                 message: format!("{e:#}"),

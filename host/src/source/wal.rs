@@ -93,11 +93,10 @@ fn new_segment(dir: &Path, segment: u64, received: u64) -> std::io::Result<BufWr
     durable::write_synced(&temp, &received.to_le_bytes())?;
     durable::rename(&temp, &path)?;
     durable::sync_dir(dir)?;
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .append(true)
         .open(&path)
         .map_err(durable::at(&path))?;
-    file.seek(SeekFrom::End(0)).map_err(durable::at(&path))?;
     Ok(BufWriter::with_capacity(1 << 20, file))
 }
 
