@@ -38,6 +38,8 @@ pub mod plugin;
 pub mod rate;
 pub mod record;
 pub mod render;
+mod settings;
+pub mod shutdown;
 pub mod sink;
 pub mod source;
 pub mod state;

@@ -8,8 +8,7 @@
 
 mod clock;
 mod scheduler;
-mod shutdown;
 
+pub use crate::shutdown::Shutdown;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use scheduler::{BatchInput, BatchScheduler};
-pub use shutdown::Shutdown;

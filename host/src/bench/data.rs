@@ -3,9 +3,9 @@
 //! request log lines, both as plain strings (for the native baselines) and as encoded
 //! batches (for the engine).
 
-use crate::config::GeneratorSpec;
 use crate::record::Records;
 use crate::source::Generator;
+use crate::source::GeneratorSpec;
 
 /// One workload's input: the same lines, cut into batches.
 pub struct Dataset {

@@ -4,7 +4,7 @@
 mod plugin;
 
 use crate::batch::{Shutdown, SystemClock};
-use crate::config::{self, Diagnostics, LoadError, Pipeline, SourceKind};
+use crate::config::{self, Diagnostics, GeneratorSpec, LoadError, Pipeline};
 use crate::engine::{Job, Options, RunSummary};
 use crate::logging::{self, LogFormat};
 use crate::monitor::Monitoring;
@@ -363,9 +363,11 @@ fn demo(
     }
     let mut pipeline = load(&file)?;
     for source in &mut pipeline.sources {
-        if let SourceKind::Generator(spec) = &mut source.kind {
+        if let Some(spec) = source.settings_as::<GeneratorSpec>() {
+            let mut spec = spec.clone();
             spec.rate = rate.max(1);
             spec.count = Some(rate.max(1) * seconds);
+            source.settings = std::sync::Arc::new(spec);
         }
     }
     if let Some(n) = partitions {

@@ -3,7 +3,7 @@
 //! (`probation_batches`).
 
 use super::did_you_mean;
-use super::reader::TableReader;
+use crate::settings::TableReader;
 
 /// What to do with a batch that failed on every attempt.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -12,9 +12,9 @@ fn source(settings: &str) -> KafkaSourceSpec {
         "[sources.events]\ntype = \"kafka\"\n{settings}\n{PRINT}"
     ))
     .unwrap();
-    match &p.sources[0].kind {
-        SourceKind::Kafka(spec) => spec.clone(),
-        other => panic!("{other:?}"),
+    match p.sources[0].settings_as::<KafkaSourceSpec>() {
+        Some(spec) => spec.clone(),
+        None => panic!("{:?}", p.sources[0].settings),
     }
 }
 
@@ -71,7 +71,12 @@ fn starting_offsets_may_name_partitions_inline_or_as_a_section() {
          [sources.events.starting_offsets.a]\n0 = 42\n1 = -2\n{PRINT}"
     ))
     .unwrap();
-    assert!(matches!(&p.sources[0].kind, SourceKind::Kafka(s) if s.starting_offsets == want));
+    assert_eq!(
+        p.sources[0]
+            .settings_as::<KafkaSourceSpec>()
+            .map(|s| &s.starting_offsets),
+        Some(&want)
+    );
 }
 
 #[test]
@@ -137,9 +142,9 @@ fn a_kafka_sink_gets_defaults_and_its_transaction_settings() {
             "[sources.s]\ntype = \"stdin\"\n[sinks.out]\ninput = \"s\"\ntype = \"kafka\"\nbrokers = \"h:9092\"\ntopic = \"counts\"\n{settings}"
         ))
         .unwrap();
-        match &p.sinks[0].kind {
-            SinkKind::Kafka(spec) => spec.clone(),
-            other => panic!("{other:?}"),
+        match p.sinks[0].settings_as::<KafkaSinkSpec>() {
+            Some(spec) => spec.clone(),
+            None => panic!("{:?}", p.sinks[0].settings),
         }
     };
     let plain = sinks("");

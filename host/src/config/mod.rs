@@ -6,16 +6,11 @@
 //! need a plugin's manifest (does the function exist, with the right kind?) happen when
 //! plugins are loaded (`plugin::registry`), reported the same way.
 
-mod diagnostic;
 mod failure;
-mod kafka;
-mod kafka_values;
 mod op;
 mod operate;
 mod parse;
-mod reader;
 mod stage;
-pub mod units;
 mod validate;
 mod writable;
 
@@ -24,10 +19,11 @@ mod kafka_tests;
 #[cfg(test)]
 mod tests;
 
-pub use diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
+pub use crate::kafka::{KafkaFormat, StartingOffsets, TopicSelection};
+pub use crate::settings::{Diagnostic, Diagnostics, Location, did_you_mean, units};
+pub use crate::sink::{KafkaSinkSpec, SinkSpec, TransactionSpec};
+pub use crate::source::{GeneratorSpec, KafkaSourceSpec, RateSpec, SourceSpec};
 pub use failure::{FailurePolicy, OnBatchFailure};
-pub use kafka::{KafkaFormat, KafkaSinkSpec, KafkaSourceSpec, TransactionSpec};
-pub use kafka_values::{StartingOffsets, TopicSelection};
 pub use op::Op;
 pub use operate::{DEFAULT_RETAINED_BATCHES, check_http_address};
 
@@ -141,84 +137,6 @@ pub struct PluginSpec {
     pub at: Location,
 }
 
-/// `[sources.NAME]`.
-#[derive(Clone, Debug)]
-pub struct SourceSpec {
-    /// The name stages and sinks use as `input`.
-    pub name: String,
-    /// `type` and its settings.
-    pub kind: SourceKind,
-    /// `wal`: received records go to a write-ahead log before they join a batch.
-    pub wal: bool,
-    /// `max_rate`, `backpressure` and `initial_rate`.
-    pub rate: RateSpec,
-    /// Where the section starts.
-    pub at: Location,
-}
-
-/// How fast a source may take records.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RateSpec {
-    /// `max_rate`: records per second, at most; no limit when absent.
-    pub max_rate: Option<u64>,
-    /// `backpressure` (or `[pipeline] backpressure`): the rate follows what the
-    /// pipeline keeps up with.
-    pub backpressure: bool,
-    /// `initial_rate`: the rate backpressure starts at.
-    pub initial_rate: Option<u64>,
-}
-
-/// The kinds of source, with their settings.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SourceKind {
-    /// Lines from a TCP server (Spark's socketTextStream).
-    Socket {
-        /// `host:port` to connect to.
-        address: String,
-        /// Reconnect with backoff when the connection drops; when false the source
-        /// ends with the connection.
-        reconnect: bool,
-    },
-    /// Lines of files that appear in a directory (Spark's textFileStream).
-    Directory {
-        /// The directory watched.
-        path: PathBuf,
-    },
-    /// Lines from standard input until end of file.
-    Stdin,
-    /// Seeded, rate-controlled lines of words.
-    Generator(GeneratorSpec),
-    /// Offset ranges of Kafka topic-partitions (Spark's direct stream).
-    Kafka(KafkaSourceSpec),
-}
-
-/// Settings of the generator source.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GeneratorSpec {
-    /// Lines per second.
-    pub rate: u64,
-    /// Total lines, or unbounded.
-    pub count: Option<u64>,
-    /// Seed: the same seed gives the same lines.
-    pub seed: u64,
-    /// Words per line.
-    pub words_per_line: usize,
-    /// Distinct words, drawn with a Zipf distribution.
-    pub vocabulary: usize,
-}
-
-impl Default for GeneratorSpec {
-    fn default() -> Self {
-        GeneratorSpec {
-            rate: 1_000,
-            count: None,
-            seed: 42,
-            words_per_line: 10,
-            vocabulary: 10_000,
-        }
-    }
-}
-
 /// `[stages.NAME]`.
 #[derive(Clone, Debug)]
 pub struct StageSpec {
@@ -306,40 +224,6 @@ impl std::fmt::Display for FunctionRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}::{}", self.plugin, self.function)
     }
-}
-
-/// `[sinks.NAME]`.
-#[derive(Clone, Debug)]
-pub struct SinkSpec {
-    /// The sink's name.
-    pub name: String,
-    /// The source or stage it writes.
-    pub input: String,
-    /// Where `input` is written.
-    pub input_at: Location,
-    /// `type` and its settings.
-    pub kind: SinkKind,
-    /// Where the section starts.
-    pub at: Location,
-}
-
-/// The kinds of sink, with their settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SinkKind {
-    /// Spark's pprint: a header with the batch time, then the first `num` records.
-    Print {
-        /// How many records to show per batch.
-        num: usize,
-    },
-    /// A directory per batch of JSON-lines part files, written atomically.
-    Files {
-        /// The directory batch directories are written in.
-        path: PathBuf,
-        /// Batch directories are named `<prefix>-<batch time ms>`.
-        prefix: String,
-    },
-    /// Messages to a Kafka topic, keyed by a pair's key.
-    Kafka(KafkaSinkSpec),
 }
 
 /// Reads and checks a pipeline file.

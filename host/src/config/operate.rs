@@ -3,8 +3,8 @@
 //! take records (`[pipeline] backpressure`; `[sources.NAME] max_rate`, `backpressure`,
 //! `initial_rate`).
 
-use super::reader::TableReader;
 use super::{Pipeline, RateSpec};
+use crate::settings::TableReader;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 /// Batches the metrics keep by default (Spark's `spark.streaming.ui.retainedBatches`).

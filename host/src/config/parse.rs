@@ -1,20 +1,19 @@
 //! From TOML text to a [`Pipeline`], section by section. Each section's reader records
 //! problems and carries on, so that one run reports them all.
 
-use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
-use super::reader::{Context, TableReader, resolve};
 use super::{
-    CheckpointSpec, FailurePolicy, GeneratorSpec, Limits, MAX_PARTITIONS, PARTITIONS_BOUND,
-    Pipeline, PluginPath, PluginSpec, SinkKind, SinkSpec, SourceKind, SourceSpec,
-    default_partitions, failure, kafka, operate, stage, validate,
+    CheckpointSpec, FailurePolicy, Limits, MAX_PARTITIONS, PARTITIONS_BOUND, Pipeline, PluginPath,
+    PluginSpec, SinkSpec, SourceSpec, default_partitions, failure, operate, stage, validate,
 };
+use crate::settings::Reading;
+use crate::settings::{Context, TableReader, resolve};
+use crate::settings::{Diagnostics, LineIndex, Location, did_you_mean};
+use crate::{sink, source};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use toml_edit::{Document, Item, Table};
 
 const SECTIONS: [&str; 5] = ["pipeline", "plugins", "sources", "stages", "sinks"];
-const SOURCE_TYPES: [&str; 5] = ["socket", "directory", "stdin", "generator", "kafka"];
-const SINK_TYPES: [&str; 3] = ["print", "files", "kafka"];
 
 pub fn parse(file: &Path, text: &str) -> Result<Pipeline, Diagnostics> {
     let (pipeline, diagnostics) = parse_partial(file, text);
@@ -274,83 +273,21 @@ fn source(
 ) -> Option<SourceSpec> {
     let name = r.name();
     let at = r.at();
-    let hint = format!("one of: {}", SOURCE_TYPES.join(", "));
-    let kind = match r.required_string("type", &hint)? {
-        (t, _) if t == "socket" => {
-            let address = r.required_string(
-                "address",
-                "the server to read lines from, like \"127.0.0.1:9999\"",
-            );
-            let reconnect = r.boolean("reconnect").unwrap_or(true);
-            address.and_then(|(address, _)| {
-                let port_ok = address
-                    .rsplit_once(':')
-                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok());
-                if port_ok {
-                    Some(SourceKind::Socket { address, reconnect })
-                } else {
-                    r.error(
-                        "address",
-                        format!("`{address}` is not host:port"),
-                        Some("like \"127.0.0.1:9999\"".into()),
-                    );
-                    None
-                }
-            })
-        }
-        (t, _) if t == "directory" => r
-            .required_string("path", "the directory new files appear in")
-            .and_then(|(raw, _)| {
-                let path = resolve(base, &raw);
-                if path.is_dir() {
-                    Some(SourceKind::Directory { path })
-                } else {
-                    r.error(
-                        "path",
-                        format!("no such directory: {}", path.display()),
-                        Some(
-                            "create it first; paths are relative to the pipeline file's directory"
-                                .into(),
-                        ),
-                    );
-                    None
-                }
-            }),
-        (t, _) if t == "stdin" => Some(SourceKind::Stdin),
-        (t, _) if t == "generator" => {
-            let mut spec = GeneratorSpec::default();
-            if let Some(rate) = r.integer("rate", 1) {
-                spec.rate = rate as u64;
-            }
-            spec.count = r.integer("count", 0).map(|n| n as u64);
-            if let Some(seed) = r.integer("seed", 0) {
-                spec.seed = seed as u64;
-            }
-            if let Some(n) = r.integer("words_per_line", 1) {
-                spec.words_per_line = n as usize;
-            }
-            if let Some(n) = r.integer("vocabulary", 1) {
-                spec.vocabulary = n as usize;
-            }
-            Some(SourceKind::Generator(spec))
-        }
-        (t, _) if t == "kafka" => kafka::source(&r, pipeline).map(SourceKind::Kafka),
-        (other, _) => {
-            r.error(
-                "type",
-                format!("unknown source type `{other}`"),
-                did_you_mean(&other, SOURCE_TYPES).or(Some(hint)),
-            );
-            // Without a known type the other keys cannot be judged.
-            return None;
-        }
+    let names = source::KINDS.map(|k| k.name);
+    let hint = format!("one of: {}", names.join(", "));
+    let (named, _) = r.required_string("type", &hint)?;
+    let Some(kind) = source::kind(&named) else {
+        r.error(
+            "type",
+            format!("unknown source type `{named}`"),
+            did_you_mean(&named, names).or(Some(hint)),
+        );
+        // Without a known type the other keys cannot be judged.
+        return None;
     };
+    let settings = (kind.read)(&r, &Reading { base, pipeline });
     // Receivers can write ahead; the other sources can be read again anyway.
-    let receiver = matches!(
-        kind,
-        Some(SourceKind::Socket { .. }) | Some(SourceKind::Stdin)
-    );
-    let wal = receiver && r.boolean("wal").unwrap_or(false);
+    let wal = kind.receives && r.boolean("wal").unwrap_or(false);
     if wal && !checkpointed {
         r.error(
             "wal",
@@ -362,7 +299,8 @@ fn source(
     r.finish();
     Some(SourceSpec {
         name,
-        kind: kind?,
+        kind: kind.name,
+        settings: settings?,
         wal,
         rate,
         at,
@@ -373,35 +311,25 @@ fn sink(r: TableReader<'_, '_>, base: &Path, pipeline: &str) -> Option<SinkSpec>
     let name = r.name();
     let at = r.at();
     let input = r.required_string("input", "name the source or stage this sink writes");
-    let hint = format!("one of: {}", SINK_TYPES.join(", "));
-    let kind = match r.required_string("type", &hint)? {
-        (t, _) if t == "print" => Some(SinkKind::Print {
-            num: r.integer("num", 1).map_or(10, |n| n as usize),
-        }),
-        (t, _) if t == "files" => {
-            let path = r.required_string("path", "the directory batch directories are written in");
-            let prefix = r.string("prefix").map_or_else(|| name.clone(), |(p, _)| p);
-            path.map(|(p, _)| SinkKind::Files {
-                path: resolve(base, &p),
-                prefix,
-            })
-        }
-        (t, _) if t == "kafka" => kafka::sink(&r, pipeline).map(SinkKind::Kafka),
-        (other, _) => {
-            r.error(
-                "type",
-                format!("unknown sink type `{other}`"),
-                did_you_mean(&other, SINK_TYPES).or(Some(hint)),
-            );
-            return None;
-        }
+    let names = sink::KINDS.map(|k| k.name);
+    let hint = format!("one of: {}", names.join(", "));
+    let (named, _) = r.required_string("type", &hint)?;
+    let Some(kind) = sink::kind(&named) else {
+        r.error(
+            "type",
+            format!("unknown sink type `{named}`"),
+            did_you_mean(&named, names).or(Some(hint)),
+        );
+        return None;
     };
+    let settings = (kind.read)(&r, &Reading { base, pipeline });
     r.finish();
     Some(SinkSpec {
         name,
         input_at: input.as_ref().map(|i| i.1)?,
         input: input?.0,
-        kind: kind?,
+        kind: kind.name,
+        settings: settings?,
         at,
     })
 }

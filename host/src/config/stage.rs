@@ -1,11 +1,11 @@
 //! Reading one `[stages.NAME]` section: inputs, op, the functions it calls, and the
 //! options that only some ops take (partitions, window, timeout, initial state, ...).
 
-use super::diagnostic::{Location, did_you_mean};
-use super::reader::{TableReader, resolve};
 use super::{
     FunctionRef, MAX_PARTITIONS, OnError, Op, PARTITIONS_BOUND, PluginSpec, StageSpec, WindowSpec,
 };
+use crate::settings::{Location, did_you_mean};
+use crate::settings::{TableReader, resolve};
 use std::path::Path;
 use std::time::Duration;
 

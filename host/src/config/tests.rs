@@ -40,8 +40,11 @@ fn a_minimal_pipeline_gets_defaults() {
     assert_eq!(p.name, "p");
     assert_eq!(p.batch_interval, Duration::from_secs(1));
     assert_eq!(p.partitions, default_partitions());
-    assert_eq!(p.sources[0].kind, SourceKind::Stdin);
-    assert_eq!(p.sinks[0].kind, SinkKind::Print { num: 10 });
+    assert_eq!(p.sources[0].kind, "stdin");
+    assert_eq!(
+        p.sinks[0].settings_as::<crate::sink::Print>(),
+        Some(&crate::sink::Print { num: 10 })
+    );
 }
 
 #[test]
@@ -65,8 +68,8 @@ fn generator_and_socket_settings_are_read() {
     )
     .unwrap();
     assert_eq!(
-        p.sources[0].kind,
-        SourceKind::Generator(GeneratorSpec {
+        p.sources[0].settings_as::<GeneratorSpec>(),
+        Some(&GeneratorSpec {
             rate: 5,
             count: Some(20),
             seed: 1,
@@ -74,14 +77,15 @@ fn generator_and_socket_settings_are_read() {
             vocabulary: 50
         })
     );
+    assert_eq!(p.sources[1].kind, "socket");
     assert_eq!(
-        p.sources[1].kind,
-        SourceKind::Socket {
-            address: "localhost:9".into(),
-            reconnect: false
-        }
+        format!("{:?}", p.sources[1].settings),
+        r#"Socket { address: "localhost:9", reconnect: false }"#
     );
-    assert_eq!(p.sinks[0].kind, SinkKind::Print { num: 3 });
+    assert_eq!(
+        p.sinks[0].settings_as::<crate::sink::Print>(),
+        Some(&crate::sink::Print { num: 3 })
+    );
 }
 
 #[test]
@@ -146,7 +150,7 @@ fn one_stdin_and_a_bounded_number_of_partitions() {
         found,
         [
             format!("2:14: pipeline.partitions: must be at most 4096, found 100000000 [{}]", super::PARTITIONS_BOUND),
-            "5:10: sources.b: a second stdin source (`a` reads standard input already) [a process has one standard input: read it from one source and fan out with stages]".to_string(),
+            "5:10: sources.b: a second stdin source (`a` is one already) [a process has one standard input: read it from one source and fan out with stages]".to_string(),
         ]
     );
 }
@@ -306,4 +310,21 @@ fn operating_mistakes_point_at_their_line() {
             "7:16: sources.lines.initial_rate: applies only with backpressure [set `backpressure = true` here or in [pipeline], or remove `initial_rate`]",
         ]
     );
+}
+
+#[cfg(not(feature = "kafka"))]
+mod without_kafka {
+    #[test]
+    fn a_binary_without_the_feature_refuses_kafka_with_a_hint() {
+        let text = "[sources.events]\ntype = \"kafka\"\nbrokers = \"h:1\"\ntopics = \"a\"\n\
+                    [sinks.out]\ninput = \"events\"\ntype = \"print\"\n";
+        let err = super::parse_str(std::path::Path::new("k.toml"), text).unwrap_err();
+        let first = &err.items[0];
+        assert_eq!(
+            (first.at.line, first.key.as_str()),
+            (2, "sources.events.type")
+        );
+        assert_eq!(first.message, "this sluice was built without Kafka support");
+        assert!(first.hint.as_deref().unwrap().contains("--features kafka"));
+    }
 }

@@ -2,8 +2,8 @@
 //! and there is something to read and something to write.
 
 use super::Pipeline;
-use super::diagnostic::did_you_mean;
-use super::reader::Context;
+use crate::settings::Context;
+use crate::settings::did_you_mean;
 use std::collections::HashMap;
 use toml_edit::Table;
 
@@ -30,23 +30,20 @@ pub fn check(pipeline: &Pipeline, cx: &Context<'_>, root: &Table) {
             );
         }
     }
-    let mut stdin = pipeline
-        .sources
-        .iter()
-        .filter(|s| matches!(s.kind, super::SourceKind::Stdin));
-    if let (Some(first), Some(second)) = (stdin.next(), stdin.next()) {
-        cx.error(
-            second.at,
-            &format!("sources.{}", second.name),
-            format!(
-                "a second stdin source (`{}` reads standard input already)",
-                first.name
-            ),
-            Some(
-                "a process has one standard input: read it from one source and fan out with stages"
-                    .into(),
-            ),
-        );
+    for kind in crate::source::KINDS {
+        let Some(why) = kind.alone else { continue };
+        let mut alike = pipeline.sources.iter().filter(|s| s.kind == kind.name);
+        if let (Some(first), Some(second)) = (alike.next(), alike.next()) {
+            cx.error(
+                second.at,
+                &format!("sources.{}", second.name),
+                format!(
+                    "a second {} source (`{}` is one already)",
+                    kind.name, first.name
+                ),
+                Some(why.into()),
+            );
+        }
     }
     let known = || nodes.keys().copied();
     let missing = |name: &str| {

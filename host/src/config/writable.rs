@@ -2,8 +2,8 @@
 //! when the file is loaded: each must be a directory sluice can write in, or creatable
 //! under one. Otherwise the run would fail only once its first batch is written.
 
-use super::diagnostic::{Diagnostics, Location};
-use super::{Pipeline, SinkKind};
+use super::Pipeline;
+use crate::settings::{Diagnostics, Location};
 use std::path::Path;
 
 /// Reports every directory of `pipeline` that cannot be created or written.
@@ -14,7 +14,7 @@ pub fn check(pipeline: &Pipeline) -> Result<(), Diagnostics> {
         wanted.push((&spec.dir, spec.at, "pipeline.checkpoint_dir".into()));
     }
     for sink in &pipeline.sinks {
-        if let SinkKind::Files { path, .. } = &sink.kind {
+        if let Some(path) = sink.settings.directory() {
             wanted.push((path, sink.at, format!("sinks.{}.path", sink.name)));
         }
     }

@@ -2,7 +2,7 @@
 //! message becomes a record in the source's `format`, and a record becomes a message's
 //! key and payload in the sink.
 
-use crate::config::KafkaFormat;
+use super::KafkaFormat;
 use crate::record::Records;
 use serde::{Serialize, Serializer};
 use sluice_sdk::wire;

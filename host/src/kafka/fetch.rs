@@ -10,10 +10,10 @@
 //! them. Records that are gone for good (deleted by retention, a topic deleted, a
 //! broker that lost its data) are reported as lost, and the batch goes on without them.
 
+use super::KafkaFormat;
 use super::client::{self, Context, Health, REQUEST_TIMEOUT};
 use super::codec::{Consumed, push_consumed};
 use super::range::OffsetRange;
-use crate::config::KafkaFormat;
 use crate::record::Records;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -2,7 +2,7 @@
 //! where each partition stands and its watermarks. Pure functions, no client: the cut's
 //! arithmetic is tested here with made-up watermarks.
 
-use crate::config::StartingOffsets;
+use super::StartingOffsets;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

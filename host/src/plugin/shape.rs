@@ -7,7 +7,7 @@
 //! (a struct, which may serialize as a pair) or a Kafka source is unknown and passes.
 
 use super::Registry;
-use crate::config::{Op, Pipeline, SourceKind, StageSpec};
+use crate::config::{Op, Pipeline, StageSpec};
 use std::collections::HashMap;
 
 /// What a node's records are.
@@ -53,9 +53,10 @@ pub fn needs_pairs(op: Op) -> bool {
 pub fn mismatches(pipeline: &Pipeline, registry: &Registry) -> Vec<Mismatch> {
     let mut shapes: HashMap<String, Shape> = HashMap::new();
     for source in &pipeline.sources {
-        let shape = match source.kind {
-            SourceKind::Kafka(_) => Shape::Unknown,
-            _ => Shape::Not("lines of text".into()),
+        let shape = if source.settings.lines() {
+            Shape::Not("lines of text".into())
+        } else {
+            Shape::Unknown
         };
         shapes.insert(source.name.clone(), shape);
     }

@@ -4,12 +4,47 @@
 //! and synced; publishing renames it into place, so readers never see half a batch and
 //! a re-run of the same batch replaces its directory whole.
 
-use super::{Sink, SinkBatch};
+use super::{Sink, SinkBatch, SinkKind, SinkSettings};
+use crate::settings::resolve;
 use crate::{durable, render};
 use anyhow::Context as _;
 use rayon::prelude::*;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// `type = "files"`: `path`, the directory batch directories are written in, and
+/// `prefix` of their names (default: the sink's name).
+pub const KIND: SinkKind = SinkKind {
+    name: "files",
+    read: |r, reading| {
+        let path = r.required_string("path", "the directory batch directories are written in");
+        let prefix = r.string("prefix").map_or_else(|| r.name(), |(p, _)| p);
+        Some(Arc::new(Files {
+            path: resolve(reading.base, &path?.0),
+            prefix,
+        }))
+    },
+};
+
+/// The settings of a files sink.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Files {
+    /// The directory batch directories are written in.
+    pub path: PathBuf,
+    /// Batch directories are named `<prefix>-<batch time ms>`.
+    pub prefix: String,
+}
+
+impl SinkSettings for Files {
+    fn open(&self, _: &str, _: &str) -> anyhow::Result<Box<dyn Sink>> {
+        Ok(Box::new(FilesSink::new(&self.path, &self.prefix)?))
+    }
+
+    fn directory(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+}
 
 /// Writes each batch as a directory of JSON-lines files.
 pub struct FilesSink {

@@ -8,16 +8,20 @@
 //! publishing (a rename) leaves some directories published, and the batch's retry (or
 //! its re-run at the next start) rewrites them whole, since a batch's directory is
 //! replaced, never appended to.
+//!
+//! Each sink's file holds all of it: its settings and how they are read from the
+//! pipeline file (its [`SinkKind`], listed in [`KINDS`]), how it opens and writes.
 
 mod files;
-#[cfg(feature = "kafka")]
 mod kafka;
+mod kind;
 mod print;
 
-pub use files::FilesSink;
-pub use print::PrintSink;
+pub use files::{Files, FilesSink};
+pub use kafka::{KafkaSinkSpec, TransactionSpec};
+pub use kind::{SinkKind, SinkSettings, SinkSpec};
+pub use print::{Print, PrintSink};
 
-use crate::config::{SinkKind, SinkSpec};
 use crate::record::Records;
 
 /// One batch's records for one sink.
@@ -55,22 +59,21 @@ pub trait Sink: Send {
 
     /// Tells the sink the run's stop signal: a sink that waits on something outside
     /// (brokers) gives up on the batch once it is raised, so a stop is obeyed in seconds.
-    fn watch(&mut self, shutdown: &crate::batch::Shutdown) {
+    fn watch(&mut self, shutdown: &crate::shutdown::Shutdown) {
         let _ = shutdown;
     }
 }
 
+/// Every kind of sink, as `type = "..."` names them. A new sink is its own file, which
+/// defines its [`SinkKind`], and one line here.
+pub const KINDS: [&SinkKind; 3] = [&print::KIND, &files::KIND, &kafka::KIND];
+
+/// The kind `type = name` names.
+pub fn kind(name: &str) -> Option<&'static SinkKind> {
+    KINDS.into_iter().find(|k| k.name == name)
+}
+
 /// Opens the sink `spec` of the pipeline named `pipeline`.
 pub fn open(spec: &SinkSpec, pipeline: &str) -> anyhow::Result<Box<dyn Sink>> {
-    Ok(match &spec.kind {
-        SinkKind::Print { num } => Box::new(PrintSink::stdout(*num)),
-        SinkKind::Files { path, prefix } => Box::new(FilesSink::new(path, prefix)?),
-        #[cfg(feature = "kafka")]
-        SinkKind::Kafka(kafka) => Box::new(kafka::KafkaSink::open(&spec.name, pipeline, kafka)?),
-        #[cfg(not(feature = "kafka"))]
-        SinkKind::Kafka(_) => {
-            let _ = pipeline;
-            anyhow::bail!("this sluice was built without Kafka support (the `kafka` cargo feature)")
-        }
-    })
+    spec.settings.open(&spec.name, pipeline)
 }

@@ -1,9 +1,33 @@
 //! `type = "print"`: Spark's pprint. A line of dashes, `Time: <batch time> ms`, a line
 //! of dashes, the first `num` records, `...` if there were more, and a blank line.
 
-use super::{Sink, SinkBatch};
+use super::{Sink, SinkBatch, SinkKind, SinkSettings};
 use crate::render;
 use std::io::Write;
+use std::sync::Arc;
+
+/// `type = "print"`: `num`, how many records to show per batch (default 10).
+pub const KIND: SinkKind = SinkKind {
+    name: "print",
+    read: |r, _| {
+        Some(Arc::new(Print {
+            num: r.integer("num", 1).map_or(10, |n| n as usize),
+        }))
+    },
+};
+
+/// The settings of a print sink.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Print {
+    /// How many records to show per batch.
+    pub num: usize,
+}
+
+impl SinkSettings for Print {
+    fn open(&self, _: &str, _: &str) -> anyhow::Result<Box<dyn Sink>> {
+        Ok(Box::new(PrintSink::stdout(self.num)))
+    }
+}
 
 /// Prints the head of every batch.
 pub struct PrintSink {

@@ -7,15 +7,58 @@
 //! lines fit the batch's allowance (a file is never split). Counting a waiting file's
 //! lines reads it once more; without a limit nothing is counted.
 
-use super::{Cut, Descriptor, Source, SourceBatch, SourceHandle};
+use super::{Cut, Descriptor, Opening, Source, SourceBatch, SourceHandle};
+use super::{SourceKind, SourceSettings};
 use crate::rate::BatchMeter;
 use crate::record::Records;
+use crate::settings::{Reading, TableReader, resolve};
 use rayon::prelude::*;
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
+
+/// `type = "directory"`: `path`, the directory files appear in.
+pub const KIND: SourceKind = SourceKind {
+    name: "directory",
+    receives: false,
+    alone: None,
+    read,
+};
+
+/// The settings of a directory source.
+#[derive(Debug)]
+pub struct Directory {
+    /// The directory watched.
+    pub path: PathBuf,
+}
+
+fn read(r: &TableReader<'_, '_>, reading: &Reading<'_>) -> Option<Arc<dyn SourceSettings>> {
+    let (raw, _) = r.required_string("path", "the directory new files appear in")?;
+    let path = resolve(reading.base, &raw);
+    if !path.is_dir() {
+        r.error(
+            "path",
+            format!("no such directory: {}", path.display()),
+            Some("create it first; paths are relative to the pipeline file's directory".into()),
+        );
+        return None;
+    }
+    Some(Arc::new(Directory { path }))
+}
+
+impl SourceSettings for Directory {
+    fn open(&self, opening: Opening<'_>) -> anyhow::Result<Box<dyn Source>> {
+        let taken = opening.taken();
+        Ok(Box::new(DirectorySource::new(
+            opening.handle,
+            &self.path,
+            opening.interval_ms,
+            taken,
+        )))
+    }
+}
 
 /// A directory source.
 pub struct DirectorySource {

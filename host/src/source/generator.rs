@@ -9,13 +9,79 @@
 //! Under a rate limit a batch takes fewer lines than are due: the rest wait in the
 //! generator, as records wait in a topic for a consumer that is behind.
 
-use super::{Cut, Descriptor, Source, SourceBatch, SourceHandle};
-use crate::config::GeneratorSpec;
+use super::{Cut, Descriptor, Opening, Source, SourceBatch, SourceHandle};
+use super::{SourceKind, SourceSettings};
 use crate::rate::BatchMeter;
 use crate::record::Records;
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Arc;
+
+/// `type = "generator"`: `rate`, `count`, `seed`, `words_per_line`, `vocabulary`.
+pub const KIND: SourceKind = SourceKind {
+    name: "generator",
+    receives: false,
+    alone: None,
+    read: |r, _| {
+        let mut spec = GeneratorSpec::default();
+        if let Some(rate) = r.integer("rate", 1) {
+            spec.rate = rate as u64;
+        }
+        spec.count = r.integer("count", 0).map(|n| n as u64);
+        if let Some(seed) = r.integer("seed", 0) {
+            spec.seed = seed as u64;
+        }
+        if let Some(n) = r.integer("words_per_line", 1) {
+            spec.words_per_line = n as usize;
+        }
+        if let Some(n) = r.integer("vocabulary", 1) {
+            spec.vocabulary = n as usize;
+        }
+        Some(Arc::new(spec))
+    },
+};
+
+/// Settings of the generator source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GeneratorSpec {
+    /// Lines per second.
+    pub rate: u64,
+    /// Total lines, or unbounded.
+    pub count: Option<u64>,
+    /// Seed: the same seed gives the same lines.
+    pub seed: u64,
+    /// Words per line.
+    pub words_per_line: usize,
+    /// Distinct words, drawn with a Zipf distribution.
+    pub vocabulary: usize,
+}
+
+impl Default for GeneratorSpec {
+    fn default() -> Self {
+        GeneratorSpec {
+            rate: 1_000,
+            count: None,
+            seed: 42,
+            words_per_line: 10,
+            vocabulary: 10_000,
+        }
+    }
+}
+
+impl SourceSettings for GeneratorSpec {
+    fn open(&self, opening: Opening<'_>) -> anyhow::Result<Box<dyn Source>> {
+        let resume = match opening.last() {
+            Some(Descriptor::Generated { start_ms, to, .. }) => Some((*start_ms, *to)),
+            _ => None,
+        };
+        Ok(Box::new(GeneratorSource::new(
+            Generator::new(self.clone()),
+            opening.interval_ms,
+            opening.handle,
+            resume,
+        )))
+    }
+}
 
 const COMMON: &[&str] = &[
     "the", "of", "and", "to", "a", "in", "is", "it", "you", "that", "he", "was", "for", "on",

@@ -2,7 +2,7 @@
 //! type, its rate limit (which it obeys), and the last error it met (which the
 //! receivers API shows).
 
-use crate::config::{SourceKind, SourceSpec};
+use super::SourceSpec;
 use crate::rate::{Governed, PidSettings, RateLimit};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -43,7 +43,7 @@ impl SourceHandle {
         }
         SourceHandle {
             name: spec.name.clone(),
-            kind: kind_name(&spec.kind),
+            kind: spec.kind,
             limit,
             backpressure: spec.rate.backpressure,
             last_error: Mutex::new(None),
@@ -112,15 +112,5 @@ impl Governed for SourceHandle {
 
     fn backpressure(&self) -> bool {
         SourceHandle::backpressure(self)
-    }
-}
-
-fn kind_name(kind: &SourceKind) -> &'static str {
-    match kind {
-        SourceKind::Socket { .. } => "socket",
-        SourceKind::Directory { .. } => "directory",
-        SourceKind::Stdin => "stdin",
-        SourceKind::Generator(_) => "generator",
-        SourceKind::Kafka(_) => "kafka",
     }
 }

@@ -5,7 +5,12 @@
 //! there. **Replayable sources** (`directory`, `generator`) hand out, at each cut, a
 //! description of the batch's input (which files, which range of generated lines) that
 //! the executor reads in parallel; that description is also what a checkpoint records.
-//! A Kafka source (`crate::kafka`) is replayable too: its description is offset ranges.
+//! A Kafka source (`kafka/`) is replayable too: its description is offset ranges.
+//!
+//! Each source's file holds all of it: its settings and how they are read from the
+//! pipeline file (its [`SourceKind`], listed in [`KINDS`]), how it opens, cuts and
+//! replays. This folder knows nothing of checkpoints: `checkpoint/` stores its
+//! [`Descriptor`]s and [`Position`]s without looking inside.
 //!
 //! Every source obeys the rate limit in its [`SourceHandle`] (see `rate`): receivers
 //! wait before they read, the others take less at a cut.
@@ -13,21 +18,23 @@
 mod directory;
 mod generator;
 mod handle;
-#[cfg(feature = "kafka")]
 mod kafka;
+mod kind;
 mod position;
 mod received;
 mod socket;
 mod stdin;
 mod wal;
 
+pub use generator::GeneratorSpec;
 pub use generator::{Generator, Vocabulary};
 pub use handle::{SourceError, SourceHandle};
+pub use kafka::KafkaSourceSpec;
+pub use kind::{Opening, RateSpec, SourceKind, SourceSettings, SourceSpec};
 pub use position::{Descriptor, Position};
 pub use received::{Received, ReceivedCut};
 pub use wal::{Wal, WalPos};
 
-use crate::config::{SourceKind, SourceSpec};
 use crate::record::Records;
 use std::path::Path;
 use std::sync::Arc;
@@ -112,6 +119,21 @@ impl std::fmt::Debug for SourceBatch {
     }
 }
 
+/// Every kind of source, as `type = "..."` names them. A new source is its own file,
+/// which defines its [`SourceKind`], and one line here.
+pub const KINDS: [&SourceKind; 5] = [
+    &socket::KIND,
+    &directory::KIND,
+    &stdin::KIND,
+    &generator::KIND,
+    &kafka::KIND,
+];
+
+/// The kind `type = name` names.
+pub fn kind(name: &str) -> Option<&'static SourceKind> {
+    KINDS.into_iter().find(|k| k.name == name)
+}
+
 /// Opens the source `spec` for a pipeline of `partitions` partitions with batches of
 /// `interval_ms`, resuming after `position`. Write-ahead logs live under `checkpoint_dir`.
 /// Its [`SourceHandle`] carries the rate limit from `spec`.
@@ -122,74 +144,15 @@ pub fn open(
     position: &Position,
     checkpoint_dir: Option<&Path>,
 ) -> anyhow::Result<Box<dyn Source>> {
-    let handle = Arc::new(SourceHandle::new(spec));
-    let last = match position {
-        Position::Start => None,
-        Position::After { last, .. } => Some(last),
-    };
-    let received = || -> anyhow::Result<Arc<Received>> {
-        match checkpoint_dir.filter(|_| spec.wal) {
-            Some(dir) => {
-                let wal = Wal::open(&dir.join("wal").join(&spec.name))?;
-                let resume = match last {
-                    Some(Descriptor::Wal { to, .. }) => *to,
-                    _ => WalPos::default(),
-                };
-                let received = Received::with_wal(partitions, wal, resume)?;
-                if let Some(n) = received.logged() {
-                    tracing::info!(
-                        "source `{}`: its write-ahead log holds {n} records received so far",
-                        spec.name
-                    );
-                }
-                Ok(received)
-            }
-            None => Ok(Received::new(partitions)),
-        }
-    };
-    Ok(match &spec.kind {
-        SourceKind::Socket { address, reconnect } => Box::new(socket::SocketSource::start(
-            handle,
-            address,
-            *reconnect,
-            received()?,
-        )?),
-        SourceKind::Stdin => Box::new(stdin::StdinSource::start(handle, received()?)?),
-        SourceKind::Directory { path } => {
-            let taken = match position {
-                Position::After { taken, .. } => taken.clone(),
-                Position::Start => Vec::new(),
-            };
-            Box::new(directory::DirectorySource::new(
-                handle,
-                path,
-                interval_ms,
-                taken,
-            ))
-        }
-        SourceKind::Generator(g) => {
-            let resume = match last {
-                Some(Descriptor::Generated { start_ms, to, .. }) => Some((*start_ms, *to)),
-                _ => None,
-            };
-            Box::new(generator::GeneratorSource::new(
-                Generator::new(g.clone()),
-                interval_ms,
-                handle,
-                resume,
-            ))
-        }
-        #[cfg(feature = "kafka")]
-        SourceKind::Kafka(kafka) => Box::new(kafka::KafkaSource::open(
-            handle,
-            kafka,
-            interval_ms,
-            position,
-        )?),
-        #[cfg(not(feature = "kafka"))]
-        SourceKind::Kafka(_) => {
-            anyhow::bail!("this sluice was built without Kafka support (the `kafka` cargo feature)")
-        }
+    spec.settings.open(Opening {
+        name: &spec.name,
+        handle: Arc::new(SourceHandle::new(spec)),
+        partitions,
+        interval_ms,
+        position,
+        wal: checkpoint_dir
+            .filter(|_| spec.wal)
+            .map(|dir| dir.join("wal").join(&spec.name)),
     })
 }
 

@@ -5,9 +5,11 @@
 
 use super::Descriptor;
 use super::received::{LastLine, ReadEnd, Received, read_lines};
-use super::{ReceivedCut, Source, SourceBatch, SourceHandle};
+use super::{Opening, ReceivedCut, Source, SourceBatch, SourceHandle};
+use super::{SourceKind, SourceSettings};
 use crate::rate::Throttle;
 use crate::record::Records;
+use crate::settings::{Reading, TableReader};
 use std::io::BufReader;
 use std::net::{Shutdown as NetShutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +19,57 @@ use std::time::Duration;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// `type = "socket"`: `address` (`host:port`) and `reconnect` (default true).
+pub const KIND: SourceKind = SourceKind {
+    name: "socket",
+    receives: true,
+    alone: None,
+    read,
+};
+
+/// The settings of a socket source.
+#[derive(Debug)]
+pub struct Socket {
+    /// `host:port` to connect to.
+    pub address: String,
+    /// Reconnect with backoff when the connection drops; when false the source ends
+    /// with the connection.
+    pub reconnect: bool,
+}
+
+fn read(r: &TableReader<'_, '_>, _: &Reading<'_>) -> Option<Arc<dyn SourceSettings>> {
+    let address = r.required_string(
+        "address",
+        "the server to read lines from, like \"127.0.0.1:9999\"",
+    );
+    let reconnect = r.boolean("reconnect").unwrap_or(true);
+    let (address, _) = address?;
+    let port_ok = address
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_ok());
+    if !port_ok {
+        r.error(
+            "address",
+            format!("`{address}` is not host:port"),
+            Some("like \"127.0.0.1:9999\"".into()),
+        );
+        return None;
+    }
+    Some(Arc::new(Socket { address, reconnect }))
+}
+
+impl SourceSettings for Socket {
+    fn open(&self, opening: Opening<'_>) -> anyhow::Result<Box<dyn Source>> {
+        let received = opening.received()?;
+        Ok(Box::new(SocketSource::start(
+            opening.handle,
+            &self.address,
+            self.reconnect,
+            received,
+        )?))
+    }
+}
 
 /// A socket receiver.
 pub struct SocketSource {

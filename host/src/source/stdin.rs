@@ -3,12 +3,33 @@
 
 use super::Descriptor;
 use super::received::{LastLine, ReadEnd, Received, read_lines};
-use super::{ReceivedCut, Source, SourceBatch, SourceHandle};
+use super::{Opening, ReceivedCut, Source, SourceBatch, SourceHandle, SourceKind, SourceSettings};
 use crate::rate::Throttle;
 use crate::record::Records;
 use std::io::BufReader;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+
+/// `type = "stdin"`: no settings of its own.
+pub const KIND: SourceKind = SourceKind {
+    name: "stdin",
+    receives: true,
+    alone: Some(
+        "a process has one standard input: read it from one source and fan out with stages",
+    ),
+    read: |_, _| Some(Arc::new(Stdin)),
+};
+
+/// The settings of a stdin source: none.
+#[derive(Debug)]
+pub struct Stdin;
+
+impl SourceSettings for Stdin {
+    fn open(&self, opening: Opening<'_>) -> anyhow::Result<Box<dyn Source>> {
+        let received = opening.received()?;
+        Ok(Box::new(StdinSource::start(opening.handle, received)?))
+    }
+}
 
 /// A standard-input receiver.
 pub struct StdinSource {

@@ -3,7 +3,8 @@
 //! value says which batch it was. Read (committed messages only) when a sink starts, to
 //! know which batches are in the output topic already.
 
-use crate::config::{KafkaFormat, TransactionSpec};
+use super::TransactionSpec;
+use crate::kafka::KafkaFormat;
 use crate::kafka::Reader;
 use crate::kafka::client::{self, Context, Health, REQUEST_TIMEOUT};
 use crate::kafka::range::OffsetRange;

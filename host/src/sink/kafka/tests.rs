@@ -6,10 +6,10 @@
 //! The mock cluster does not hide aborted transactions from read-committed consumers,
 //! so what happens to a transaction a crash left open is not tested here.
 
-use super::{KafkaSink, TRANSACTION_TIMEOUT};
-use crate::batch::Shutdown;
-use crate::config::{KafkaSinkSpec, TransactionSpec};
+use super::producer::{KafkaSink, TRANSACTION_TIMEOUT};
+use super::{KafkaSinkSpec, TransactionSpec};
 use crate::record::Records;
+use crate::shutdown::Shutdown;
 use crate::sink::{Sink, SinkBatch};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -1,11 +1,58 @@
-//! The values of Kafka settings that need more than a string or a number: broker
-//! lists, topic names, per-partition starting offsets and librdkafka properties.
+//! The settings Kafka sources and sinks share, read from their pipeline-file sections:
+//! what a record looks like to plugins, broker lists, topic names, per-partition
+//! starting offsets and librdkafka properties.
+//!
+//! Reading them does not need the Kafka client: a binary built without the `kafka`
+//! feature still checks them, then says that it cannot run them.
 
-use super::reader::TableReader;
-use super::{Location, did_you_mean};
+use crate::settings::{Location, TableReader, did_you_mean};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml_edit::{Item, Value};
+
+/// What a Kafka record looks like to plugins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KafkaFormat {
+    /// The value, as a UTF-8 string (like a line of a text source).
+    #[default]
+    Value,
+    /// A map `{key, value, topic, partition, offset, timestamp}`.
+    Record,
+}
+
+/// Whether this binary can run Kafka sources and sinks.
+pub const SUPPORTED: bool = cfg!(feature = "kafka");
+
+/// Records a diagnostic on `type` when this binary cannot run Kafka.
+pub fn refuse_if_unsupported(r: &TableReader<'_, '_>) {
+    if !SUPPORTED {
+        r.error(
+            "type",
+            "this sluice was built without Kafka support",
+            Some("build it with the `kafka` cargo feature (on by default): cargo install --path host --features kafka".into()),
+        );
+    }
+}
+
+/// `format`: `"value"` (the default) or `"record"`.
+pub fn format(r: &TableReader<'_, '_>) -> Option<KafkaFormat> {
+    match r.string("format") {
+        None => Some(KafkaFormat::Value),
+        Some((f, _)) if f == "value" => Some(KafkaFormat::Value),
+        Some((f, _)) if f == "record" => Some(KafkaFormat::Record),
+        Some((other, at)) => {
+            r.error_at(
+                at,
+                "format",
+                format!("unknown format `{other}`"),
+                did_you_mean(&other, ["value", "record"]).or(Some(
+                    "\"value\" (the value as a string) or \"record\" (a map of key, value, topic, partition, offset, timestamp)".into(),
+                )),
+            );
+            None
+        }
+    }
+}
 
 /// Which topics a Kafka source reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,8 +77,10 @@ pub enum StartingOffsets {
     Specific(BTreeMap<String, BTreeMap<i32, i64>>),
 }
 
+/// What a valid topic name is.
 pub const TOPIC_HINT: &str = "topic names are 1 to 249 letters, digits, `.`, `_` and `-`";
 
+/// Whether `name` is a valid topic name.
 pub fn valid_topic(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 249

@@ -1,8 +1,8 @@
 //! Typed reads of TOML tables that record a diagnostic instead of stopping, and notice
 //! keys nobody read (typos) at the end.
 
-use super::diagnostic::{Diagnostics, LineIndex, Location, did_you_mean};
 use super::units;
+use super::{Diagnostics, LineIndex, Location, did_you_mean};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,6 +18,14 @@ impl Context<'_> {
     pub fn error(&self, at: Location, key: &str, message: impl Into<String>, hint: Option<String>) {
         self.diagnostics.borrow_mut().push(at, key, message, hint);
     }
+}
+
+/// What reading a section's keys may need besides its table.
+pub struct Reading<'a> {
+    /// The pipeline file's directory, which relative paths start from.
+    pub base: &'a Path,
+    /// The pipeline's name.
+    pub pipeline: &'a str,
 }
 
 /// A table being read: `[sources.lines]`, say. Every key read is remembered so that
