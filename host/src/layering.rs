@@ -8,6 +8,9 @@
 //! acyclic at every depth: between top-level folders (`source` → `kafka`), between the
 //! folders and files of a folder, and between single files.
 //!
+//! The same reading checks that only `plugin/` names wasmtime and only the Kafka
+//! folders name rdkafka.
+//!
 //! `cargo test -p sluice layering` runs it; a failure names the circle.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -243,6 +246,58 @@ fn no_import_circle_between_folders_or_files() {
     assert!(known.len() > 100, "read only {} files", known.len());
     let found = circles(&known);
     assert!(found.is_empty(), "import circles:\n{}", found.join("\n"));
+}
+
+/// Which crates only one folder may name, and the folders that may.
+const OWNED: [(&str, &[&str]); 2] = [
+    ("wasmtime", &["plugin"]),
+    ("rdkafka", &["kafka", "source::kafka", "sink::kafka"]),
+];
+
+/// Every module that names an owned crate outside the folders that own it.
+fn trespasses(known: &BTreeMap<Module, String>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (module, text) in known {
+        let file = syn::parse_file(text).unwrap_or_else(|e| panic!("{module:?}: {e}"));
+        let mut paths = Paths::default();
+        paths.visit_file(&file);
+        let name = module.join("::");
+        for (krate, owners) in OWNED {
+            let owned = owners
+                .iter()
+                .any(|o| name == *o || name.starts_with(&format!("{o}::")));
+            if !owned
+                && paths
+                    .found
+                    .iter()
+                    .any(|p| p.first().is_some_and(|f| f == krate))
+            {
+                found.push(format!("{name} uses {krate}, which only {owners:?} may"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn only_plugin_touches_wasmtime_and_only_kafka_folders_touch_rdkafka() {
+    let mut known = BTreeMap::new();
+    modules(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &Vec::new(),
+        &mut known,
+    );
+    let found = trespasses(&known);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+    let mut bad = BTreeMap::new();
+    bad.insert(
+        vec!["engine".to_string()],
+        "fn f(e: &wasmtime::Engine) {}".to_string(),
+    );
+    assert_eq!(
+        trespasses(&bad),
+        ["engine uses wasmtime, which only [\"plugin\"] may"]
+    );
 }
 
 #[test]
