@@ -17,12 +17,12 @@ mod harness;
 mod listener;
 mod observe;
 mod output;
+mod plugins;
 #[cfg(test)]
 mod recovery_tests;
 mod report;
 #[cfg(test)]
 mod swap_tests;
-mod swapping;
 #[cfg(test)]
 mod tests;
 mod versions;
@@ -34,22 +34,22 @@ pub use listener::{BatchListener, CompletedBatch, PluginCalls, RunInfo};
 pub use report::{BatchReport, RunSummary};
 
 use crate::batch::{BatchInput, BatchScheduler, Clock, Shutdown};
-use crate::checkpoint::JournalEntry;
+use crate::checkpoint::{Journal, JournalEntry};
 use crate::config::OnError;
 use crate::config::Pipeline;
 use crate::plugin::{Registry, Runtime};
 use crate::record::Records;
-use crate::source::{self, SourceHandle};
+use crate::source::{self, Source, SourceHandle};
 use crate::source::{Descriptor, Position};
-use crate::swap::{HotSwap, WatchMode};
+use crate::swap::WatchMode;
 use anyhow::Context as _;
 use durability::Durability;
 use failure::BatchFailure;
 use observe::Observers;
 use output::Output;
+use plugins::Plugins;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use swapping::Probation;
 
 /// A pipeline's job: everything it needs to run (plugins loaded and checked, sinks
 /// open, state recovered), and the batch loop that runs it.
@@ -57,11 +57,7 @@ pub struct Job {
     pipeline: Pipeline,
     executor: Executor,
     output: Output,
-    registry: Registry,
-    runtime: Arc<Runtime>,
-    hot_swap: Option<HotSwap>,
-    /// Versions swapped in that have not yet completed a batch.
-    probations: Vec<Probation>,
+    plugins: Plugins,
     durability: Option<Durability>,
     /// Why the pipeline stops, once a batch failed for good under a policy that stops
     /// (`on_batch_failure` or a stage's `on_error`): no further batch runs.
@@ -69,10 +65,6 @@ pub struct Job {
     /// The last batch done with (written, or its input set aside), which the last
     /// checkpoint covers.
     completed: Option<u64>,
-    /// The record of live and rolled-back plugin versions (with a checkpoint directory).
-    plugin_log: Option<crate::checkpoint::PluginLog>,
-    /// Versions on disk that were rolled back before a restart: kept out by hot swap.
-    refused_at_start: Vec<String>,
     /// This process's lock on the checkpoint directory, held while it runs.
     _lock: Option<crate::checkpoint::DirLock>,
 }
@@ -166,48 +158,40 @@ impl Job {
         }
         let recovered =
             versions::recover(&pipeline, Registry::load(&pipeline, &runtime)?, &runtime)?;
-        let registry = recovered.registry;
-        let mut executor = Executor::new(&pipeline, &registry);
+        let mut executor = Executor::new(&pipeline, &recovered.registry);
         let durability = match &pipeline.checkpoint {
             Some(spec) => Some(Durability::open(
                 spec,
                 &pipeline,
                 &mut executor,
-                &registry,
+                &recovered.registry,
                 options,
             )?),
             None => None,
         };
-        let mut job = Job::with_sinks(pipeline, executor, registry, runtime)?;
+        let plugins = Plugins::recovered(recovered, runtime);
+        let mut job = Job::with_sinks(pipeline, executor, plugins)?;
         job.durability = durability;
-        job.plugin_log = recovered.log;
-        job.refused_at_start = recovered.refused;
         job._lock = lock;
         Ok(job)
     }
 
-    /// A job of `pipeline` on `executor` and `registry`, its sinks opened, with no
+    /// A job of `pipeline` on `executor` and `plugins`, its sinks opened, with no
     /// checkpoint directory yet.
     fn with_sinks(
         pipeline: Pipeline,
         executor: Executor,
-        registry: Registry,
-        runtime: Arc<Runtime>,
+        plugins: Plugins,
     ) -> anyhow::Result<Self> {
         let output = Output::open(&pipeline, &executor.plan().sinks)?;
         Ok(Job {
             pipeline,
             executor,
             output,
-            registry,
-            runtime,
-            hot_swap: None,
-            probations: Vec::new(),
+            plugins,
             durability: None,
             stopped: None,
             completed: None,
-            plugin_log: None,
-            refused_at_start: Vec::new(),
             _lock: None,
         })
     }
@@ -217,17 +201,13 @@ impl Job {
     #[cfg(test)]
     fn assemble(pipeline: Pipeline, registry: Registry) -> anyhow::Result<Self> {
         let executor = Executor::new(&pipeline, &registry);
-        Job::with_sinks(pipeline, executor, registry, Arc::new(Runtime::new()?))
+        let plugins = Plugins::new(registry, Arc::new(Runtime::new()?));
+        Job::with_sinks(pipeline, executor, plugins)
     }
 
     /// Watches the pipeline's plugins and swaps in new versions while it runs.
     pub fn watch(&mut self, mode: WatchMode) -> anyhow::Result<()> {
-        let hot_swap = HotSwap::start(&self.pipeline, self.runtime.clone(), &self.registry, mode)?;
-        for hash in &self.refused_at_start {
-            hot_swap.refuse(hash);
-        }
-        self.hot_swap = Some(hot_swap);
-        Ok(())
+        self.plugins.watch(&self.pipeline, mode)
     }
 
     /// Opens the sources, re-runs journaled batches a crash interrupted, and runs
@@ -238,24 +218,82 @@ impl Job {
     }
 
     /// [`Job::run`], telling `listeners` about every batch.
+    ///
+    /// The loop of ARCHITECTURE.md's diagram: sources feed the scheduler thread, which
+    /// journals and queues a batch every interval; here each queued batch runs (after
+    /// any swap prepared since the last), is written and reported, until the queue ends.
     pub fn run_observed(
         mut self,
         clock: Arc<dyn Clock>,
         shutdown: Shutdown,
         listeners: Vec<Box<dyn BatchListener>>,
     ) -> anyhow::Result<RunSummary> {
-        let interval_ms = self.pipeline.batch_interval.as_millis() as u64;
         self.output.watch(&shutdown);
         if !self.durability.as_ref().is_some_and(|d| d.restored) {
             self.executor
                 .load_initial_state(&self.pipeline, clock.now_ms())?;
         }
+        let mut sources = self.open_sources()?;
+        let (scheduler, journal, replay) = self.resume(&sources, clock.now_ms());
+        let handles: Vec<Arc<SourceHandle>> = sources.iter().map(|s| s.handle().clone()).collect();
+        let first = replay
+            .first()
+            .map_or(scheduler.first_batch_time(), |e| e.batch_time_ms);
+        let mut observers = Observers::start(
+            listeners,
+            &self.pipeline,
+            &handles,
+            &self.executor,
+            clock.now_ms(),
+            first,
+        );
+        let mut summary = RunSummary::default();
+        self.rerun_journaled(replay, &mut sources, &*clock, &mut observers, &mut summary);
+        let (scheduling, queue) = start_scheduler(scheduler, sources, journal, &clock, &shutdown)?;
+        self.log_start();
+        if let Some(reason) = &self.stopped {
+            // A journaled batch failed again: new batches would only queue behind it.
+            tracing::error!("stopping: {reason}");
+            shutdown.raise();
+        }
+        let mut drain = Drain::default();
+        for input in queue.iter() {
+            if self.stopped.is_some() {
+                // Journaled, not processed: a restart runs it.
+                summary.not_run += 1;
+                continue;
+            }
+            if shutdown.is_raised() {
+                drain.report(queue.len() + 1, &summary, self.durability.is_some());
+            }
+            // Between two batches: the only place a plugin version changes.
+            self.plugins.apply_swaps(&mut self.executor);
+            observers.batch_started(input.time_ms);
+            let report = self.process(input, &*clock);
+            report.log();
+            summary.add(&report);
+            observers.batch_completed(&report, &self.executor, queue.len(), clock.now_ms());
+            if let Some(reason) = &self.stopped {
+                tracing::error!("stopping: {reason}");
+                shutdown.raise();
+            }
+        }
+        let _ = scheduling.join();
+        summary.stopped = self.stopped.clone();
+        self.finish();
+        observers.finish(&summary);
+        Ok(summary)
+    }
+
+    /// Opens every source where the newest checkpoint left it.
+    fn open_sources(&self) -> anyhow::Result<Vec<Box<dyn Source>>> {
+        let interval_ms = self.pipeline.batch_interval.as_millis() as u64;
         let positions: Vec<Position> = match &self.durability {
             Some(d) => d.positions().to_vec(),
             None => vec![Position::Start; self.pipeline.sources.len()],
         };
         let checkpoint_dir = self.durability.as_ref().map(|d| d.dir().to_path_buf());
-        let mut sources = self
+        let sources = self
             .pipeline
             .sources
             .iter()
@@ -271,38 +309,51 @@ impl Job {
                 .with_context(|| format!("source `{}`", spec.name))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(sources)
+    }
+
+    /// Wires the sources to the output (committers) and to the checkpoints (receivers'
+    /// buffers); gives the scheduler (resuming after the newest journaled batch), the
+    /// journal it appends to, and the journaled batches a crash interrupted.
+    fn resume(
+        &mut self,
+        sources: &[Box<dyn Source>],
+        now_ms: u64,
+    ) -> (BatchScheduler, Option<Arc<Journal>>, Vec<JournalEntry>) {
         self.output
             .set_committers(sources.iter().map(|s| s.committer()).collect());
-        let mut summary = RunSummary::default();
-        let mut journal = None;
-        let mut scheduler = BatchScheduler::new(self.pipeline.batch_interval, clock.now_ms());
-        let mut replay = Vec::new();
-        if let Some(durability) = &mut self.durability {
-            durability.set_receivers(sources.iter().map(|s| s.received()).collect());
-            journal = Some(durability.journal());
-            if let Some(last) = durability.resume_after {
-                scheduler = BatchScheduler::resuming(self.pipeline.batch_interval, last);
-            }
-            replay = std::mem::take(&mut durability.replay);
-        }
-        let handles: Vec<Arc<SourceHandle>> = sources.iter().map(|s| s.handle().clone()).collect();
-        let mut observers = Observers::start(
-            listeners,
-            &self.pipeline,
-            &handles,
-            &self.executor,
-            clock.now_ms(),
-            replay
-                .first()
-                .map_or(scheduler.first_batch_time(), |e| e.batch_time_ms),
-        );
+        let interval = self.pipeline.batch_interval;
+        let Some(durability) = &mut self.durability else {
+            return (BatchScheduler::new(interval, now_ms), None, Vec::new());
+        };
+        durability.set_receivers(sources.iter().map(|s| s.received()).collect());
+        let scheduler = match durability.resume_after {
+            Some(last) => BatchScheduler::resuming(interval, last),
+            None => BatchScheduler::new(interval, now_ms),
+        };
+        (
+            scheduler,
+            Some(durability.journal()),
+            std::mem::take(&mut durability.replay),
+        )
+    }
+
+    /// Runs again, in order, the journaled batches a crash interrupted.
+    fn rerun_journaled(
+        &mut self,
+        replay: Vec<JournalEntry>,
+        sources: &mut [Box<dyn Source>],
+        clock: &dyn Clock,
+        observers: &mut Observers,
+        summary: &mut RunSummary,
+    ) {
         let mut lost = Lost::default();
         for entry in replay {
             if self.stopped.is_some() {
                 break;
             }
             observers.batch_started(entry.batch_time_ms);
-            let Some(report) = self.replay(entry, &mut sources, &*clock, &mut lost) else {
+            let Some(report) = self.replay(entry, sources, clock, &mut lost) else {
                 continue;
             };
             report.log();
@@ -310,21 +361,9 @@ impl Job {
             observers.batch_completed(&report, &self.executor, 0, clock.now_ms());
         }
         lost.log();
-        let (batches, queue) = crossbeam_channel::unbounded::<BatchInput>();
-        let scheduling = {
-            let (clock, shutdown) = (clock.clone(), shutdown.clone());
-            std::thread::Builder::new()
-                .name("batch-scheduler".into())
-                .spawn(move || {
-                    scheduler.run(
-                        &*clock,
-                        &mut sources,
-                        &shutdown,
-                        &batches,
-                        journal.as_deref(),
-                    )
-                })?
-        };
+    }
+
+    fn log_start(&self) {
         tracing::info!(
             "running pipeline `{}`: {} sources, {} stages, {} sinks, {} partitions, batch interval {} ms",
             self.pipeline.name,
@@ -332,45 +371,24 @@ impl Job {
             self.pipeline.stages.len(),
             self.pipeline.sinks.len(),
             self.pipeline.partitions,
-            interval_ms
+            self.pipeline.batch_interval.as_millis()
         );
-        if let Some(reason) = &self.stopped {
-            // A journaled batch failed again: new batches would only queue behind it.
-            tracing::error!("stopping: {reason}");
-            shutdown.raise();
-        }
-        let mut drain = Drain::default();
-        for input in queue.iter() {
-            if self.stopped.is_some() {
-                // Journaled, not processed: a restart runs it.
-                summary.not_run += 1;
-                continue;
-            }
-            if shutdown.is_raised() && self.stopped.is_none() {
-                drain.report(queue.len() + 1, &summary, self.durability.is_some());
-            }
-            // Between two batches: the only place a plugin version changes.
-            self.apply_swaps();
-            observers.batch_started(input.time_ms);
-            let report = self.process(input, &*clock);
-            report.log();
-            summary.add(&report);
-            observers.batch_completed(&report, &self.executor, queue.len(), clock.now_ms());
-            if let Some(reason) = &self.stopped {
-                tracing::error!("stopping: {reason}");
-                shutdown.raise();
-            }
-        }
-        let _ = scheduling.join();
-        summary.stopped = self.stopped.clone();
+    }
+
+    /// After the last batch: a last checkpoint, and its writer done.
+    fn finish(&mut self) {
         if let (Some(durability), Some(time)) = (&mut self.durability, self.completed) {
-            durability.checkpoint(time, &self.pipeline, &self.executor, &self.registry, true);
+            durability.checkpoint(
+                time,
+                &self.pipeline,
+                &self.executor,
+                self.plugins.registry(),
+                true,
+            );
         }
         if let Some(durability) = &mut self.durability {
             durability.wait_for_writer();
         }
-        observers.finish(&summary);
-        Ok(summary)
     }
 
     fn process(&mut self, mut input: BatchInput, clock: &dyn Clock) -> BatchReport {
@@ -477,7 +495,7 @@ impl Job {
             None => self.attempt(&batch, descriptors, &mut report),
         };
         if let Some(failure) = failure {
-            report.versions = self.registry.versions();
+            report.versions = self.plugins.registry().versions();
             report.error = Some(failure.message.clone());
             report.dead_letters = self.handle_failed_batch(&batch, &failure, &report.versions);
         } else if let Some(durability) = &self.durability
@@ -498,7 +516,7 @@ impl Job {
                     descriptors,
                     &self.pipeline,
                     &self.executor,
-                    &self.registry,
+                    self.plugins.registry(),
                 );
             }
         }
@@ -519,8 +537,8 @@ impl Job {
         let retries = self.pipeline.failure.retries;
         let mut attempt = 0;
         loop {
-            report.versions = self.registry.versions();
-            self.executor.set_probation(self.probation_hashes());
+            report.versions = self.plugins.registry().versions();
+            self.executor.set_probation(self.plugins.probation_hashes());
             let failure = match self.executor.run(batch) {
                 Ok((result, changes)) => {
                     report.stages = result.stages.clone();
@@ -531,13 +549,17 @@ impl Job {
                             // Only a batch whose output is written changes state.
                             self.executor.commit(changes);
                             self.output.complete(descriptors);
-                            self.end_proven_probations(&report.stages);
+                            self.plugins.end_proven_probations(
+                                &report.stages,
+                                &self.executor,
+                                self.pipeline.failure.probation_batches,
+                            );
                             return None;
                         }
                         Err(e) => e.failure(),
                     }
                 }
-                Err(e) if self.rolls_back(&e, time_ms) => continue,
+                Err(e) if self.plugins.rolls_back(&e, time_ms, &mut self.executor) => continue,
                 Err(e) => BatchFailure {
                     place: format!("stage `{}`", e.stage),
                     component: e.stage.clone(),
@@ -559,4 +581,32 @@ impl Job {
             std::thread::sleep(wait);
         }
     }
+}
+
+/// Starts the scheduler's thread: it cuts `sources` every interval, journals each batch
+/// and queues it.
+fn start_scheduler(
+    scheduler: BatchScheduler,
+    mut sources: Vec<Box<dyn Source>>,
+    journal: Option<Arc<Journal>>,
+    clock: &Arc<dyn Clock>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<(
+    std::thread::JoinHandle<u64>,
+    crossbeam_channel::Receiver<BatchInput>,
+)> {
+    let (batches, queue) = crossbeam_channel::unbounded::<BatchInput>();
+    let (clock, shutdown) = (clock.clone(), shutdown.clone());
+    let thread = std::thread::Builder::new()
+        .name("batch-scheduler".into())
+        .spawn(move || {
+            scheduler.run(
+                &*clock,
+                &mut sources,
+                &shutdown,
+                &batches,
+                journal.as_deref(),
+            )
+        })?;
+    Ok((thread, queue))
 }

@@ -1,15 +1,38 @@
-//! The engine's side of hot swap: putting a prepared version in place between two
-//! batches (migrating the state it owns), and rolling it back when a batch fails in it.
+//! The engine's plugin versions, kept in one place: which version each plugin runs
+//! (the registry the stages were bound from), which were swapped in and are on
+//! probation with the way back, which were refused, and the record a restart reads.
+//! The hot swap's watcher reads what this publishes rather than keeping its own copy.
+//!
+//! Swapping in puts a prepared version in place between two batches (migrating the
+//! state it owns); rolling back undoes that when a batch fails in it.
 
-use super::Job;
+use super::executor::{Executor, StageMetrics};
+use super::versions::Recovered;
+use crate::checkpoint::PluginLog;
+use crate::config::Pipeline;
 use crate::operator::StageError;
 use crate::operator::StageFailure;
-use crate::plugin::PluginVersion;
+use crate::plugin::{PluginVersion, Registry, Runtime};
 use crate::state::StageState;
-use crate::swap::SwapRequest;
 use crate::swap::migrate::migrate_stages;
+use crate::swap::{HotSwap, SwapRequest, WatchMode};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The plugin versions of a running job.
+pub struct Plugins {
+    /// The version each plugin runs.
+    registry: Registry,
+    runtime: Arc<Runtime>,
+    hot_swap: Option<HotSwap>,
+    /// Versions swapped in that have not yet completed a batch.
+    probations: Vec<Probation>,
+    /// The record of live and rolled-back versions (with a checkpoint directory).
+    log: Option<PluginLog>,
+    /// Versions on disk that were rolled back before a restart: kept out by hot swap.
+    refused_at_start: Vec<String>,
+}
 
 /// A version swapped in that has not yet completed `probation_batches` batches with
 /// records for it: what to go back to if it fails.
@@ -25,18 +48,56 @@ pub struct Probation {
     migrated: bool,
 }
 
-impl Job {
+impl Plugins {
+    /// The versions of `registry`, without a record for restarts (a job without a
+    /// checkpoint directory).
+    pub fn new(registry: Registry, runtime: Arc<Runtime>) -> Self {
+        Plugins {
+            registry,
+            runtime,
+            hot_swap: None,
+            probations: Vec::new(),
+            log: None,
+            refused_at_start: Vec::new(),
+        }
+    }
+
+    /// The versions recovery chose, with the record it kept.
+    pub fn recovered(recovered: Recovered, runtime: Arc<Runtime>) -> Self {
+        Plugins {
+            log: recovered.log,
+            refused_at_start: recovered.refused,
+            ..Plugins::new(recovered.registry, runtime)
+        }
+    }
+
+    /// The version each plugin runs.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Watches the pipeline's plugins, to swap in new versions while it runs.
+    pub fn watch(&mut self, pipeline: &Pipeline, mode: WatchMode) -> anyhow::Result<()> {
+        let hot_swap = HotSwap::start(pipeline, self.runtime.clone(), &self.registry, mode)?;
+        for hash in &self.refused_at_start {
+            hot_swap.refuse(hash);
+        }
+        self.hot_swap = Some(hot_swap);
+        Ok(())
+    }
+
     /// Swaps in every version prepared since the last batch.
-    pub(super) fn apply_swaps(&mut self) {
+    pub fn apply_swaps(&mut self, executor: &mut Executor) {
         let Some(hot_swap) = &self.hot_swap else {
             return;
         };
         for request in hot_swap.ready() {
-            self.swap_in(request);
+            self.swap_in(request, executor);
         }
     }
 
-    pub(super) fn swap_in(&mut self, request: SwapRequest) {
+    /// Puts `request`'s version in place of the running one, on probation.
+    pub fn swap_in(&mut self, request: SwapRequest, executor: &mut Executor) {
         let started = Instant::now();
         let name = request.plugin.clone();
         let Some(running) = self.registry.get(&name).cloned() else {
@@ -54,7 +115,6 @@ impl Job {
             .position(|p| p.plugin == name)
             .map(|i| self.probations.remove(i));
         let new = request.version.clone();
-        let executor = &self.executor;
         let migrated = match migrate_stages(executor.stages(), |i| executor.state(i).keyed(), &new)
         {
             Ok(migrated) => migrated,
@@ -76,11 +136,11 @@ impl Job {
             .map(|(index, state)| {
                 (
                     index,
-                    self.executor.replace_state(index, StageState::Keyed(state)),
+                    executor.replace_state(index, StageState::Keyed(state)),
                 )
             })
             .collect();
-        self.executor.rebind(&name, &new);
+        executor.rebind(&name, &new);
         self.registry = self.registry.with(&name, new.clone());
         self.publish_live();
         self.record_live(&new);
@@ -126,7 +186,7 @@ impl Job {
 
     /// Records `version` as the live one of its plugin, for a restart.
     fn record_live(&mut self, version: &Arc<PluginVersion>) {
-        if let Some(log) = &mut self.plugin_log
+        if let Some(log) = &mut self.log
             && let Err(e) = log.set_live(version)
         {
             tracing::error!(
@@ -138,16 +198,19 @@ impl Job {
     }
 
     /// The content hashes of the versions on probation.
-    pub(super) fn probation_hashes(&self) -> std::collections::HashSet<String> {
+    pub fn probation_hashes(&self) -> HashSet<String> {
         self.probations.iter().map(|p| p.hash.clone()).collect()
     }
 
     /// Counts a successful batch that gave a version on probation records (a batch with
     /// none proves nothing), and ends the probation of those that completed
     /// `probation_batches` such batches: they have shown they work.
-    pub(super) fn end_proven_probations(&mut self, stages: &[crate::engine::StageMetrics]) {
-        let executor = &self.executor;
-        let needed = self.pipeline.failure.probation_batches;
+    pub fn end_proven_probations(
+        &mut self,
+        stages: &[StageMetrics],
+        executor: &Executor,
+        needed: u32,
+    ) {
         self.probations.retain_mut(|probation| {
             let proven = executor
                 .stages()
@@ -183,7 +246,12 @@ impl Job {
     /// Rolls back if `error` came from a version on probation: the previous version and
     /// the state from before the swap come back, the failed version is refused until its
     /// file changes, and the caller runs the batch again. Returns whether it did.
-    pub(super) fn rolls_back(&mut self, error: &StageError, time_ms: u64) -> bool {
+    pub fn rolls_back(
+        &mut self,
+        error: &StageError,
+        time_ms: u64,
+        executor: &mut Executor,
+    ) -> bool {
         let StageFailure::Call(call) = &*error.failure else {
             return false;
         };
@@ -208,9 +276,9 @@ impl Job {
             return false;
         }
         for (index, state) in probation.states_before {
-            self.executor.replace_state(index, state);
+            executor.replace_state(index, state);
         }
-        self.executor.rebind(&probation.plugin, &probation.previous);
+        executor.rebind(&probation.plugin, &probation.previous);
         self.registry = self
             .registry
             .with(&probation.plugin, probation.previous.clone());
@@ -218,7 +286,7 @@ impl Job {
             hot_swap.refuse(&probation.hash);
         }
         self.publish_live();
-        if let Some(log) = &mut self.plugin_log
+        if let Some(log) = &mut self.log
             && let Err(e) = log.refuse(&probation.plugin, &probation.hash)
         {
             tracing::error!(

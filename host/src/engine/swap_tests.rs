@@ -3,10 +3,10 @@
 //! is whole and says which version wrote it; one that works writes the batch itself.
 //! The versions are native, the batches built by hand.
 
+use super::Job;
 use super::harness::{decode, encode, parse, words_batch};
-use super::{Job, swapping::Probation};
 use crate::batch::ManualClock;
-use crate::config::{Pipeline, SinkKind};
+use crate::config::Pipeline;
 use crate::plugin::{CallFailure, NativeGuest, PluginVersion, Registry};
 use crate::swap::SwapRequest;
 use sluice_sdk::wire::{self, Kind, ManifestEntry};
@@ -66,22 +66,27 @@ path = "{out}"
 }
 
 fn sink_dir(pipeline: &Pipeline) -> PathBuf {
-    match &pipeline.sinks[0].kind {
-        SinkKind::Files { path, .. } => path.clone(),
-        other => panic!("{other:?}"),
-    }
+    pipeline.sinks[0]
+        .settings
+        .directory()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn swap(job: &mut Job, version: PluginVersion) -> String {
     let version = Arc::new(version);
     let hash = version.hash().to_string();
-    job.swap_in(SwapRequest {
-        plugin: "p".into(),
-        version,
-        noticed: Instant::now(),
-        build_time: Duration::ZERO,
-        compile_time: Duration::ZERO,
-    });
+    let executor = &mut job.executor;
+    job.plugins.swap_in(
+        SwapRequest {
+            plugin: "p".into(),
+            version,
+            noticed: Instant::now(),
+            build_time: Duration::ZERO,
+            compile_time: Duration::ZERO,
+        },
+        executor,
+    );
     hash
 }
 
@@ -119,8 +124,8 @@ fn written(job: &Job, time_ms: u64) -> (String, Vec<String>) {
     (success["plugins"]["p"].as_str().unwrap().to_string(), tags)
 }
 
-fn on_probation(job: &Job) -> Vec<&Probation> {
-    job.probations.iter().collect()
+fn on_probation(job: &Job) -> std::collections::HashSet<String> {
+    job.plugins.probation_hashes()
 }
 
 #[test]
@@ -140,7 +145,7 @@ fn a_version_that_fails_its_first_batch_is_rolled_back_and_the_batch_runs_again(
         written(&job, 1_000),
         (first_hash.clone(), vec!["1".into(); 5])
     );
-    assert_eq!(job.registry.get("p").unwrap().hash(), first_hash);
+    assert_eq!(job.plugins.registry().get("p").unwrap().hash(), first_hash);
     assert_ne!(broken, first_hash);
     assert!(on_probation(&job).is_empty());
 }
