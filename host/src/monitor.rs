@@ -29,6 +29,8 @@ impl Monitoring {
             let metrics = Metrics::new(self.retained_batches);
             let server = ui::serve(address, metrics.clone())?;
             tracing::info!(
+                event = "http_serving",
+                address = %server.address(),
                 "serving the batch timeline on http://{}/ (Prometheus metrics on /metrics, JSON on /api/v1/)",
                 server.address()
             );

@@ -17,7 +17,7 @@ fn directory_source_reads_each_renamed_in_file_once() {
     );
     let mut all = Vec::new();
     let mut sluice = Sluice::start(&["run", pipeline.to_str().unwrap()]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     for i in 0..5u64 {
         let lines = random_lines(20_000, 100 + i);
         let staged = dir.path().join(format!("part-{i}.txt"));
@@ -30,10 +30,10 @@ fn directory_source_reads_each_renamed_in_file_once() {
         let hidden = incoming.join(format!(".part-{i}.txt.tmp"));
         std::fs::rename(&staged, &hidden).unwrap();
         std::fs::rename(&hidden, incoming.join(format!("part-{i}.txt"))).unwrap();
-        sluice.wait_for_log(&format!(
-            "picked up {}",
-            incoming.join(format!("part-{i}.txt")).display()
-        ));
+        let path = incoming.join(format!("part-{i}.txt"));
+        sluice.wait_for_event_where("file_picked_up", &|e| {
+            e["path"] == path.display().to_string().as_str()
+        });
         assert_eq!(
             sluice.wait_for_nonempty_batch(),
             20_000,

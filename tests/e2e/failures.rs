@@ -137,7 +137,10 @@ fn with_on_error_stop_a_failure_fails_the_batch_and_stops_the_pipeline() {
     let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", &pipeline]);
     stdin.write_all(b"a boom here\n").unwrap();
     stdin.flush().unwrap();
-    let failure = sluice.wait_for_log("failed:");
+    let failure = sluice.wait_for_event("batch_failed")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         failure.contains("stage `out` (partition ")
             && failure.contains("plugin `faulty` (")

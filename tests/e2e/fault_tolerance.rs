@@ -231,7 +231,7 @@ fn killed_ten_times_a_directory_pipeline_ends_as_if_it_never_crashed() {
             // Anywhere from the start: while restoring, re-running journaled batches...
             kill_at_random(&mut sluice, &mut dice, 12);
         } else {
-            sluice.wait_for_log("running pipeline");
+            sluice.wait_for_event("pipeline_started");
             for _ in 0..1 + dice.roll(3) {
                 drop_file(&mut dice, &mut sent);
             }
@@ -246,7 +246,7 @@ fn killed_ten_times_a_directory_pipeline_ends_as_if_it_never_crashed() {
         }
     }
     let mut sluice = Sluice::start(&["run", &pipeline]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     drop_file(&mut dice, &mut sent);
     let total = sent.len() as u64;
     wait_until_stamped(&mut sluice, &dir.path().join("out/stamped"), total);
@@ -280,11 +280,11 @@ fn wait_until_stamped(sluice: &mut Sluice, stamped: &Path, total: u64) {
         let done: u64 = files_sink_pairs(stamped).len() as u64;
         if done >= total {
             // Two more batches, so that the window slides past the data too.
-            sluice.wait_for_batch(&|_| true, "a batch");
-            sluice.wait_for_batch(&|_| true, "a batch");
+            sluice.wait_for_batch(&|_| true);
+            sluice.wait_for_batch(&|_| true);
             return;
         }
-        sluice.wait_for_batch(&|_| true, "a batch");
+        sluice.wait_for_batch(&|_| true);
     }
 }
 
@@ -343,8 +343,8 @@ fn killed_ten_times_a_socket_pipeline_with_a_write_ahead_log_loses_nothing() {
         // Mostly once new batches run (checkpoints get written), sometimes anywhere
         // (while re-running journaled batches, say).
         if dice.roll(3) != 0 {
-            sluice.wait_for_log("running pipeline");
-            sluice.wait_for_count("checkpoint of batch", 1);
+            sluice.wait_for_event("pipeline_started");
+            sluice.wait_for_events("checkpoint_written", &|_| true, 1);
         }
         kill_at_random(&mut sluice, &mut dice, 30);
         let killed = sluice.finish();
@@ -364,7 +364,7 @@ fn a_damaged_newest_checkpoint_is_skipped_for_the_one_before() {
     let mut dice = Dice(7);
     let mut sent = Vec::new();
     let mut sluice = Sluice::start(&["run", &pipeline]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     for i in 0..8 {
         let batch = lines(10, &mut dice);
         std::fs::write(
@@ -376,7 +376,7 @@ fn a_damaged_newest_checkpoint_is_skipped_for_the_one_before() {
         sent.extend(batch);
         assert_eq!(sluice.wait_for_nonempty_batch(), 10);
     }
-    sluice.wait_for_count("checkpoint of batch", 3);
+    sluice.wait_for_events("checkpoint_written", &|_| true, 3);
     sluice.signal("TERM");
     sluice.finish().expect_code(0);
     // Damage the newest checkpoint (the final one written at shutdown).
@@ -409,7 +409,7 @@ fn a_damaged_newest_checkpoint_is_skipped_for_the_one_before() {
     );
     let resumed = sluice.wait_for_log("resuming from the checkpoint of batch");
     assert!(resumed.contains(&previous_time), "{resumed}");
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     let batch = lines(10, &mut dice);
     std::fs::write(
         dir.path().join("staged"),
@@ -435,7 +435,7 @@ fn a_checkpoint_restores_at_another_partition_count_with_the_same_results() {
     let mut sent = Vec::new();
     for (round, partitions) in ["2", "3", "1"].into_iter().enumerate() {
         let mut sluice = Sluice::start(&["run", &pipeline, "--partitions", partitions]);
-        sluice.wait_for_log("running pipeline");
+        sluice.wait_for_event("pipeline_started");
         for i in 0..4 {
             let batch = lines(15, &mut dice);
             std::fs::write(
@@ -491,7 +491,7 @@ fn a_renamed_stateful_stage_is_refused_unless_its_state_may_be_dropped() {
     );
     let mut allowed = Sluice::start(&["run", &pipeline, "--allow-non-restored-state"]);
     allowed.wait_for_log("starting without it");
-    allowed.wait_for_log("running pipeline");
+    allowed.wait_for_event("pipeline_started");
     allowed.signal("TERM");
     allowed.finish().expect_code(0);
 }

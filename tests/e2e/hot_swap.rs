@@ -98,11 +98,12 @@ fn twenty_swaps_under_load_lose_and_repeat_nothing() {
             (&a, &hash_a)
         };
         replace_by_rename(variant, &live);
-        sluice.wait_for_count(&format!("to {hash} in "), i / 2 + 1);
-        sluice.wait_for_batch(
-            &|l| l.contains(&format!("tagged@{hash}")),
-            "a batch on the new version",
-        );
+        sluice.wait_for_events("version_swapped", &|e| e["to"] == hash.as_str(), i / 2 + 1);
+        sluice.wait_for_batch(&|e| {
+            e["plugins"]
+                .as_str()
+                .is_some_and(|p| p.contains(&format!("tagged@{hash}")))
+        });
     }
     sluice.signal("INT");
     let done = sluice.finish();
@@ -197,11 +198,14 @@ fn a_version_that_fails_its_first_batch_is_rolled_back_and_the_batch_rerun() {
     feed(&mut stdin, &chunks[0]);
     sluice.wait_for_nonempty_batch();
     replace_by_rename(&broken, &live);
-    sluice.wait_for_log(&format!("version {} ready", version_of(&broken)));
+    sluice.wait_for_event_where("version_ready", &|e| e["version"] == version_of(&broken));
     feed(&mut stdin, &chunks[1]);
-    let rolled_back = sluice.wait_for_log("rolled back to version");
+    let rolled_back = sluice.wait_for_event("version_rolled_back");
     assert!(
-        rolled_back.contains("this version is broken on purpose"),
+        rolled_back["message"]
+            .as_str()
+            .unwrap()
+            .contains("this version is broken on purpose"),
         "{rolled_back}"
     );
     sluice.wait_for_nonempty_batch();
@@ -247,21 +251,27 @@ fn a_version_that_fails_during_its_probation_is_rolled_back_after_good_batches()
     feed("one two");
     sluice.wait_for_nonempty_batch();
     replace_by_rename(&fragile, &live);
-    sluice.wait_for_log(&format!("version {} ready", version_of(&fragile)));
+    sluice.wait_for_event_where("version_ready", &|e| e["version"] == version_of(&fragile));
     // Two good batches on the new version: it is still on probation (three by default).
     feed("three");
-    sluice.wait_for_batch(
-        &|l| l.contains(&version_of(&fragile)) && records_in(l) == Some(1),
-        "a batch on the new version",
-    );
+    let on_fragile = |e: &serde_json::Value| {
+        e["plugins"]
+            .as_str()
+            .is_some_and(|p| p.contains(&version_of(&fragile)))
+            && e["records_in"] == 1
+    };
+    sluice.wait_for_batch(&on_fragile);
     feed("four");
-    sluice.wait_for_batch(
-        &|l| l.contains(&version_of(&fragile)) && records_in(l) == Some(1),
-        "another",
-    );
+    sluice.wait_for_batch(&on_fragile);
     feed("a fragile line");
-    let rolled_back = sluice.wait_for_log("rolled back to version");
-    assert!(rolled_back.contains("cannot take"), "{rolled_back}");
+    let rolled_back = sluice.wait_for_event("version_rolled_back");
+    assert!(
+        rolled_back["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot take"),
+        "{rolled_back}"
+    );
     sluice.wait_for_nonempty_batch();
     drop(stdin);
     let done = sluice.finish();
@@ -313,20 +323,17 @@ fn after_a_crash_the_version_that_was_live_runs_not_the_rolled_back_file() {
         stdin.flush().unwrap();
     };
     let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", "--watch", &pipeline]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     replace_by_rename(&broken, &live);
-    sluice.wait_for_log(&format!("version {} ready", version_of(&broken)));
+    sluice.wait_for_event_where("version_ready", &|e| e["version"] == version_of(&broken));
     feed(&mut stdin, &chunks[0]);
-    sluice.wait_for_log("rolled back to version");
+    sluice.wait_for_event("version_rolled_back");
     let rerun = sluice.wait_for_nonempty_batch();
     assert_eq!(rerun, 300);
-    let batch = sluice.wait_for_log_where(&|l| records_in(l) == Some(300), "the batch run again");
-    let time = batch[batch.find("batch ").unwrap() + 6..]
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string();
-    sluice.wait_for_log(&format!("checkpoint of batch {time} written"));
+    let time = sluice.wait_for_event_where("batch_completed", &|e| e["records_in"] == 300)["batch"]
+        .as_u64()
+        .unwrap();
+    sluice.wait_for_event_where("checkpoint_written", &|e| e["batch"] == time);
     sluice.signal("KILL");
     sluice.finish();
 
@@ -364,7 +371,7 @@ fn a_version_missing_a_function_is_refused_and_the_old_one_keeps_running() {
     let live = live_copy(&dir, "tagged", &good);
     let pipeline = tagged_pipeline(&dir, &live, "type = \"stdin\"", "100ms");
     let (mut sluice, mut stdin) = Sluice::start_with_stdin(&["run", "--watch", &pipeline]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     replace_by_rename(&missing, &live);
     let refused = sluice.wait_for_log("does not serve this pipeline");
     assert!(refused.contains(&version_of(&missing)), "{refused}");
@@ -448,7 +455,7 @@ fn a_crash_after_a_migrating_swap_migrates_the_checkpointed_state_at_restart() {
     let drop_file = |i: usize| drop_lines(&dir, i, &files[i]);
     // Version 1 counts the first file; a graceful stop checkpoints its state.
     let mut sluice = Sluice::start(&["run", pipeline]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     drop_file(0);
     sluice.wait_for_nonempty_batch();
     sluice.signal("TERM");
@@ -456,10 +463,10 @@ fn a_crash_after_a_migrating_swap_migrates_the_checkpointed_state_at_restart() {
     // Version 2 is swapped in (migrating), counts the second file, and the process is
     // killed before any checkpoint holds the migrated state.
     let mut sluice = Sluice::start(&["run", "--watch", pipeline]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     replace_by_rename(&v2, &live);
-    let swapped = sluice.wait_for_log("swapped plugin `counter`");
-    assert!(swapped.contains("migrated the state of"), "{swapped}");
+    let swapped = sluice.wait_for_event_where("version_swapped", &|e| e["plugin"] == "counter");
+    assert!(swapped["migrated_keys"].as_u64() > Some(0), "{swapped}");
     drop_file(1);
     sluice.wait_for_nonempty_batch();
     sluice.signal("KILL");
@@ -471,7 +478,7 @@ fn a_crash_after_a_migrating_swap_migrates_the_checkpointed_state_at_restart() {
         restored.contains("migrated by its migrate_state"),
         "{restored}"
     );
-    sluice.wait_for_log("computing journaled batch");
+    sluice.wait_for_event("batch_rerun");
     sluice.wait_for_nonempty_batch();
     sluice.signal("TERM");
     let done = sluice.finish();
@@ -511,12 +518,12 @@ fn a_kept_migrate_function_does_not_migrate_its_own_output_again() {
             .collect()
     };
     let mut sluice = Sluice::start(&["run", "--watch", pipeline]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     drop_file(0);
     sluice.wait_for_nonempty_batch();
     // Version 3 migrates version 2's structs...
     replace_by_rename(&v3, &live);
-    sluice.wait_for_count("swapped plugin `counter`", 1);
+    sluice.wait_for_events("version_swapped", &|e| e["plugin"] == "counter", 1);
     assert!(
         swap_lines(&sluice)[0].contains("migrated the state of"),
         "{:?}",
@@ -527,7 +534,7 @@ fn a_kept_migrate_function_does_not_migrate_its_own_output_again() {
     // ...and another build with the same migrate function leaves its output alone,
     // although a version 3 state decodes as a version 2 one.
     replace_by_rename(&v3_rebuilt, &live);
-    sluice.wait_for_count("swapped plugin `counter`", 2);
+    sluice.wait_for_events("version_swapped", &|e| e["plugin"] == "counter", 2);
     let second = &swap_lines(&sluice)[1];
     assert!(!second.contains("migrated the state of"), "{second}");
     sluice.wait_for_log("is not migrated again");
@@ -629,8 +636,8 @@ path = "out"
     stdin.flush().unwrap();
     sluice.wait_for_nonempty_batch();
     replace_by_rename(&v2, &live);
-    let swapped = sluice.wait_for_log("swapped plugin `counter`");
-    assert!(swapped.contains("migrated the state of"), "{swapped}");
+    let swapped = sluice.wait_for_event_where("version_swapped", &|e| e["plugin"] == "counter");
+    assert!(swapped["migrated_keys"].as_u64() > Some(0), "{swapped}");
     stdin
         .write_all(
             after
@@ -690,7 +697,7 @@ fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
         &["dev", pipeline.to_str().unwrap(), "--http", "127.0.0.1:0"],
         &env,
     );
-    sluice.wait_for_log("watching plugin `shouty`");
+    sluice.wait_for_event_where("watching_plugin", &|e| e["plugin"] == "shouty");
     let http = sluice.http_address();
     let version = || {
         let plugins = crate::support::http::get_json(&http, "/api/v1/plugins");
@@ -725,7 +732,7 @@ fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
         source.replace("word.to_lowercase()", "word.to_uppercase()"),
     )
     .unwrap();
-    let swapped = sluice.wait_for_log("swapped plugin `shouty`");
+    let swapped = sluice.wait_for_event_where("version_swapped", &|e| e["plugin"] == "shouty");
     say(&mut stdin, &mut sluice);
     let second = version();
     assert_ne!(
@@ -733,7 +740,10 @@ fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
         "the page's plugin table shows the new version"
     );
     assert!(
-        swapped.contains(&format!("to {second}")),
+        swapped["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("to {second}")),
         "the log and the API name the same version: {swapped}"
     );
     drop(stdin);

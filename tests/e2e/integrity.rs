@@ -115,7 +115,7 @@ path = "out"
     stdin.flush().unwrap();
     assert_eq!(sluice.wait_for_nonempty_batch(), 1);
     for _ in 0..3 {
-        sluice.wait_for_batch(&|_| true, "a batch after the first");
+        sluice.wait_for_batch(&|_| true);
     }
     stdin.write_all(b"hello again\n").unwrap();
     drop(stdin);
@@ -199,7 +199,7 @@ fn a_batch_that_fails_every_attempt_stops_the_pipeline_and_runs_again_at_the_nex
     let file = stopping_pipeline(&dir, "sum_or_panic");
     std::fs::create_dir(dir.path().join("in")).unwrap();
     let mut sluice = Sluice::start(&["run", &file]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     drop_file(&dir, "f1.txt", "a 1\na 2\n");
     assert_eq!(sluice.wait_for_nonempty_batch(), 2);
     drop_file(&dir, "f2.txt", "a 666\na 1\nb 5\n");
@@ -229,7 +229,7 @@ fn a_batch_that_fails_every_attempt_stops_the_pipeline_and_runs_again_at_the_nex
         );
     std::fs::write(&file, fixed).unwrap();
     let mut sluice = Sluice::start(&["run", &file]);
-    sluice.wait_for_log("computing journaled batch");
+    sluice.wait_for_event("batch_rerun");
     sluice.wait_for_nonempty_batch();
     sluice.signal("TERM");
     sluice.finish().expect_code(0);
@@ -294,7 +294,7 @@ fn a_sink_that_fails_leaves_no_other_sink_with_the_batch_and_the_restart_writes_
     std::fs::write(&file, text).unwrap();
     std::fs::create_dir(dir.path().join("in")).unwrap();
     let mut sluice = Sluice::start(&["run", &file]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     drop_file(&dir, "f1.txt", "a 1\n");
     sluice.wait_for_nonempty_batch();
     // The second sink's directory becomes a file: it cannot write the next batch.
@@ -321,7 +321,7 @@ fn a_sink_that_fails_leaves_no_other_sink_with_the_batch_and_the_restart_writes_
 
     std::fs::remove_file(&copy).unwrap();
     let mut sluice = Sluice::start(&["run", &file]);
-    sluice.wait_for_log("computing journaled batch");
+    sluice.wait_for_event("batch_rerun");
     sluice.wait_for_nonempty_batch();
     sluice.signal("TERM");
     sluice.finish().expect_code(0);
@@ -371,10 +371,10 @@ fn with_every_checkpoint_lost_a_restart_is_refused_unless_asked_to_start_again()
     let file = stopping_pipeline(&dir, "sum_or_panic");
     std::fs::create_dir(dir.path().join("in")).unwrap();
     let mut sluice = Sluice::start(&["run", &file]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     drop_file(&dir, "f1.txt", "a 1\na 2\n");
     sluice.wait_for_nonempty_batch();
-    sluice.wait_for_log("checkpoint of batch");
+    sluice.wait_for_event("checkpoint_written");
     sluice.signal("TERM");
     sluice.finish().expect_code(0);
     let checkpoints = dir.path().join("checkpoints");
@@ -464,11 +464,7 @@ path = "out"
         ),
     );
     let mut sluice = Sluice::start(&["run", file.to_str().unwrap()]);
-    let delay = |line: &str| -> Option<u64> {
-        let rest = &line[line.find("scheduling delay ")? + 17..];
-        rest.split(' ').next()?.parse().ok()
-    };
-    sluice.wait_for_batch(&|l| delay(l).is_some_and(|d| d >= 600), "a backlog");
+    sluice.wait_for_batch(&|e| e["scheduling_delay_ms"].as_u64().is_some_and(|d| d >= 600));
     sluice.signal("TERM");
     let line = sluice.wait_for_log("queued batches to finish");
     let left: usize = line[line.find("stopping: ").unwrap() + 10..]
@@ -507,11 +503,7 @@ fn without_a_wal_recovery_keeps_written_batches_and_counts_exactly_what_it_canno
     let (mut connection, _) = listener.accept().unwrap();
     connection.write_all(b"a 1\na 2\nb 5\n").unwrap();
     assert_eq!(sluice.wait_for_nonempty_batch(), 3);
-    let line = sluice.wait_for_log_where(&|l| records_in(l) == Some(3), "the batch");
-    let time: String = line[line.find("batch ").unwrap() + 6..]
-        .split(':')
-        .next()
-        .unwrap()
+    let time = sluice.wait_for_event_where("batch_completed", &|e| e["records_in"] == 3)["batch"]
         .to_string();
     sluice.signal("KILL");
     sluice.finish();
@@ -528,7 +520,7 @@ fn without_a_wal_recovery_keeps_written_batches_and_counts_exactly_what_it_canno
         summary.contains("0 received records were lost in the crash, and 3 more"),
         "{summary}"
     );
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     sluice.signal("TERM");
     sluice.finish().expect_code(0);
     // The batch written before the crash is as it was, not computed again with less.

@@ -86,7 +86,7 @@ fn the_api_and_metrics_count_every_record_and_list_every_batch_once() {
     let batches = get_json(&http, "/api/v1/batches");
     let batches = batches.as_array().unwrap();
     let newest = batches[0]["batchId"].as_u64().unwrap();
-    sluice.wait_for_log(&format!("batch {newest}:"));
+    sluice.wait_for_event_where("batch_completed", &|e| e["batch"] == newest);
     let logged = logged_batches(&sluice.log_so_far());
     let listed: BTreeMap<u64, u64> = batches
         .iter()
@@ -122,7 +122,7 @@ fn the_api_and_metrics_count_every_record_and_list_every_batch_once() {
     );
     let last = sample(&metrics, "sluice_last_batch_time_seconds");
     let last_ms = (last * 1000.0).round() as u64;
-    sluice.wait_for_log(&format!("batch {last_ms}:"));
+    sluice.wait_for_event_where("batch_completed", &|e| e["batch"] == last_ms);
     let logged = logged_batches(&sluice.log_so_far());
     let batches_so_far = logged.range(..=last_ms).count() as f64;
     assert_eq!(sample(&metrics, "sluice_batches_total"), batches_so_far);

@@ -68,10 +68,7 @@ fn socket_source_reconnects_and_a_signal_drains_it() {
         let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
         connection.write_all(text.as_bytes()).unwrap();
         drop(connection);
-        sluice.wait_for_log(&format!(
-            "closed the connection after {} lines",
-            lines.len()
-        ));
+        sluice.wait_for_event_where("connection_closed", &|e| e["lines"] == lines.len());
     }
     sluice.wait_for_records(2_500);
     sluice.signal("TERM");

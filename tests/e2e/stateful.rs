@@ -200,7 +200,7 @@ fn run(dir: &TempDir, partitions: usize, files: &[Vec<String>]) -> Vec<Batch> {
     std::fs::create_dir(&incoming).unwrap();
     let pipeline = dir.write("stateful.toml", &pipeline(partitions));
     let mut sluice = Sluice::start(&["run", pipeline.to_str().unwrap()]);
-    sluice.wait_for_log("running pipeline");
+    sluice.wait_for_event("pipeline_started");
     for (i, lines) in files.iter().enumerate() {
         let staged = dir.path().join(format!("f{i}"));
         std::fs::write(
@@ -213,10 +213,11 @@ fn run(dir: &TempDir, partitions: usize, files: &[Vec<String>]) -> Vec<Batch> {
     }
     // Let windows slide past the last data and idle sessions time out.
     let last = batch_lines(&sluice.log_so_far()).last().unwrap().0;
-    sluice.wait_for_log_where(
-        &|l| parse_batch_line(l).is_some_and(|(t, _)| t >= last + 6 * INTERVAL),
-        "six more batches",
-    );
+    sluice.wait_for_event_where("batch_completed", &|e| {
+        e["batch"]
+            .as_u64()
+            .is_some_and(|t| t >= last + 6 * INTERVAL)
+    });
     sluice.signal("INT");
     let done = sluice.finish();
     done.expect_code(0);

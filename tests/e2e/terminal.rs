@@ -124,7 +124,7 @@ fn json_logs_are_one_object_per_line() {
         Sluice::start_with_stdin(&["--log-format", "json", "run", pipeline.to_str().unwrap()]);
     stdin.write_all(b"a\nb\nc\n").unwrap();
     drop(stdin);
-    sluice.wait_for_log("3 records in");
+    sluice.wait_for_event_where("batch_completed", &|e| e["records_in"] == 3);
     let done = sluice.finish();
     done.expect_code(0);
     let mut messages = Vec::new();

@@ -32,6 +32,12 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Also write every structured event (pipeline started, batch completed or
+    /// failed, checkpoint written, plugin version ready, swapped or rolled back, HTTP
+    /// address) to FILE, one JSON object per line, whatever --log says.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub event_log: Option<PathBuf>,
+
     /// Do not draw the live status line (drawn when standard error or standard output
     /// is a terminal and logs are text).
     #[arg(long, global = true)]
@@ -133,7 +139,12 @@ pub fn main() -> anyhow::Result<ExitCode> {
         .then(StatusLine::on_terminal)
         .flatten()
         .map(Arc::new);
-    logging::init(cli.log.as_deref(), cli.log_format, status.clone());
+    logging::init(
+        cli.log.as_deref(),
+        cli.log_format,
+        status.clone(),
+        cli.event_log.as_deref(),
+    )?;
     match cli.command {
         Command::Run {
             file,

@@ -320,6 +320,8 @@ impl Durability {
             match store.write(time_ms, &bytes) {
                 Ok(path) => {
                     tracing::info!(
+                        event = "checkpoint_written",
+                        batch = time_ms,
                         "checkpoint of batch {time_ms} written: {} KiB in {} ms ({} ms to snapshot the state), {}",
                         bytes.len() / 1024,
                         started.elapsed().as_millis(),

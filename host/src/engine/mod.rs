@@ -365,6 +365,13 @@ impl Job {
 
     fn log_start(&self) {
         tracing::info!(
+            event = "pipeline_started",
+            pipeline = %self.pipeline.name,
+            sources = self.pipeline.sources.len(),
+            stages = self.pipeline.stages.len(),
+            sinks = self.pipeline.sinks.len(),
+            partitions = self.pipeline.partitions,
+            interval_ms = self.pipeline.batch_interval.as_millis() as u64,
             "running pipeline `{}`: {} sources, {} stages, {} sinks, {} partitions, batch interval {} ms",
             self.pipeline.name,
             self.pipeline.sources.len(),
@@ -451,7 +458,11 @@ impl Job {
                 }
             }
         }
-        tracing::info!("computing journaled batch {time_ms} again");
+        tracing::info!(
+            event = "batch_rerun",
+            batch = time_ms,
+            "computing journaled batch {time_ms} again"
+        );
         let batch = Materialized {
             time_ms,
             sources: inputs,

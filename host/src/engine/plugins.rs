@@ -167,6 +167,11 @@ impl Plugins {
             String::new()
         };
         tracing::info!(
+            event = "version_swapped",
+            plugin = %name,
+            from = %running.hash(),
+            to = %new.hash(),
+            migrated_keys = migrated_keys as u64,
             "swapped plugin `{name}` from version {} to {} in {} ms, {} ms after the change was noticed (build {} ms, compile {} ms){migrated}",
             running.hash(),
             new.hash(),
@@ -298,6 +303,10 @@ impl Plugins {
         let previous = probation.previous.clone();
         self.record_live(&previous);
         tracing::warn!(
+            event = "version_rolled_back",
+            plugin = %probation.plugin,
+            version = %probation.hash,
+            to = %probation.previous.hash(),
             "plugin `{}` version {} failed on batch {time_ms} ({error}); rolled back to version {} and running the batch again",
             probation.plugin,
             probation.hash,

@@ -53,6 +53,14 @@ impl BatchReport {
     pub fn log(&self) {
         match &self.error {
             None => tracing::info!(
+                event = "batch_completed",
+                batch = self.time_ms,
+                records_in = self.total_in(),
+                records_out = self.records_out,
+                dead_letters = self.dead_letters,
+                scheduling_delay_ms = self.scheduling_delay.as_millis() as u64,
+                processing_ms = self.processing_time.as_millis() as u64,
+                plugins = %self.lineage(),
                 "batch {}: {} records in, {} out{}; processing {} ms, scheduling delay {} ms, total delay {} ms; plugins {}",
                 self.time_ms,
                 self.total_in(),
@@ -67,7 +75,13 @@ impl BatchReport {
                 self.total_delay().as_millis(),
                 self.lineage(),
             ),
-            Some(error) => tracing::error!("batch {} failed: {error}", self.time_ms),
+            Some(error) => tracing::error!(
+                event = "batch_failed",
+                batch = self.time_ms,
+                error = %error,
+                "batch {} failed: {error}",
+                self.time_ms
+            ),
         }
     }
 }

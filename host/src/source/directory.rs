@@ -153,7 +153,14 @@ impl DirectorySource {
         fresh
             .into_iter()
             .map(|(_, name, path)| {
-                tracing::info!("source `{}`: picked up {}", self.name, path.display());
+                tracing::info!(
+                    event = "file_picked_up",
+                    source = %self.name,
+                    path = %path.display(),
+                    "source `{}`: picked up {}",
+                    self.name,
+                    path.display()
+                );
                 self.seen.insert(name);
                 path
             })

@@ -226,6 +226,9 @@ impl Receiver {
             }
             match end {
                 ReadEnd::Eof => tracing::info!(
+                    event = "connection_closed",
+                    source = %self.name,
+                    lines,
                     "source `{}`: {} closed the connection after {lines} lines",
                     self.name,
                     self.address

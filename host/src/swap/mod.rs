@@ -66,6 +66,8 @@ impl HotSwap {
         let watcher = watch::PluginWatcher::start(&targets, changed_tx)?;
         for target in &targets {
             tracing::info!(
+                event = "watching_plugin",
+                plugin = %target.plugin,
                 "watching plugin `{}` at {}",
                 target.plugin,
                 target.path.path().display()

@@ -75,6 +75,9 @@ impl Preparer {
                     // Said once the engine has it, so that it is true when read: the
                     // batch running now is the last on the version it replaces.
                     tracing::info!(
+                        event = "version_ready",
+                        plugin = %plugin,
+                        version = %hash,
                         "plugin `{plugin}`: version {hash} ready (build {} ms, compile and validate {} ms); it replaces {} at the next batch",
                         build.as_millis(),
                         compile.as_millis(),

@@ -79,7 +79,7 @@ fn kill_at_random(sluice: &mut Sluice, dice: &mut Dice, most: u64) {
 /// Waits for batches until the `lines` files sink holds `total` records.
 fn wait_until_written(sluice: &mut Sluice, out: &Path, total: usize) {
     while written_lines(out).len() < total {
-        sluice.wait_for_batch(&|_| true, "a batch");
+        sluice.wait_for_batch(&|_| true);
     }
 }
 
@@ -101,7 +101,7 @@ fn killed_eight_times_a_kafka_word_count_reads_every_record_exactly_once() {
             // Anywhere from the start: restoring, reading journaled ranges again...
             kill_at_random(&mut sluice, &mut dice, 12);
         } else {
-            sluice.wait_for_log("running pipeline");
+            sluice.wait_for_event("pipeline_started");
             if produced < 20_000 {
                 broker.produce("lines", &all[produced..produced + 2_000]);
                 produced += 2_000;

@@ -46,7 +46,7 @@ fn a_broker_unreachable_at_start_is_retried_until_it_answers() {
         "{warning}"
     );
     // Still running: batches go on, empty.
-    sluice.wait_for_batch(&|l| l.contains(": 0 records in"), "an empty batch");
+    sluice.wait_for_batch(&|e| e["records_in"] == 0);
 
     let broker = Broker::start_on(port);
     broker.create_topic("lines", 3);
@@ -114,10 +114,7 @@ fn a_broker_that_goes_away_and_comes_back_resumes_the_stream() {
     broker.kill();
     let warning = sluice.wait_for_log("cannot reach the Kafka brokers");
     assert!(warning.contains(&format!("127.0.0.1:{port}")), "{warning}");
-    sluice.wait_for_batch(
-        &|l| l.contains(": 0 records in"),
-        "an empty batch meanwhile",
-    );
+    sluice.wait_for_batch(&|e| e["records_in"] == 0);
 
     // The broker comes back empty (its storage was in memory): the topic is created
     // again and new records arrive. The source notices the partitions start over.

@@ -1,6 +1,8 @@
 //! A running `sluice` process whose output lines can be waited for.
 
+use super::events::EventLog;
 use super::sluice_bin;
+use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
@@ -74,7 +76,8 @@ pub struct Sluice {
     child: Child,
     stdout: Arc<Lines>,
     stderr: Arc<Lines>,
-    /// Where the next wait for a batch starts looking.
+    events: EventLog,
+    /// Where the next wait for a batch starts looking, in the events.
     batch_cursor: usize,
 }
 
@@ -105,7 +108,15 @@ impl Sluice {
         stdin: Stdio,
         env: &[(&str, &str)],
     ) -> (Sluice, Option<ChildStdin>) {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let events = EventLog::at(std::env::temp_dir().join(format!(
+            "sluice-e2e-events-{}-{n}.jsonl",
+            std::process::id()
+        )));
         let mut child = Command::new(sluice_bin())
+            .arg("--event-log")
+            .arg(events.path())
             .args(args)
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
@@ -122,6 +133,7 @@ impl Sluice {
                 child,
                 stdout,
                 stderr,
+                events,
                 batch_cursor: 0,
             },
             stdin,
@@ -139,29 +151,60 @@ impl Sluice {
             .1
     }
 
-    /// Waits until some log line satisfies `want`, and returns it.
-    pub fn wait_for_log_where(&mut self, want: &dyn Fn(&str) -> bool, what: &str) -> String {
-        self.wait_for_log_from(0, want, what).1
-    }
-
     /// Waits until the process has logged at least `count` lines (or exited).
     pub fn wait_for_log_count(&mut self, count: usize) {
         let _ = self.stderr.wait(count.saturating_sub(1), &|_| true);
     }
 
-    /// Waits until `count` log lines contain `text`.
-    pub fn wait_for_count(&mut self, text: &str, count: usize) {
+    /// The `host:port` the process serves HTTP on.
+    pub fn http_address(&mut self) -> String {
+        let event = self.wait_for_event("http_serving");
+        event["address"].as_str().unwrap().to_string()
+    }
+
+    /// Waits for the first event named `name` and returns it.
+    pub fn wait_for_event(&mut self, name: &str) -> Value {
+        self.wait_for_event_where(name, &|_| true)
+    }
+
+    /// Waits for the first event named `name` that satisfies `want` and returns it.
+    pub fn wait_for_event_where(&mut self, name: &str, want: &dyn Fn(&Value) -> bool) -> Value {
+        self.wait_for_event_from(0, name, want).1
+    }
+
+    /// Waits until `count` events named `name` satisfy `want`.
+    pub fn wait_for_events(&mut self, name: &str, want: &dyn Fn(&Value) -> bool, count: usize) {
         let mut from = 0;
         for _ in 0..count {
-            from = self.wait_for_log_from(from, &|l| l.contains(text), text).0 + 1;
+            from = self.wait_for_event_from(from, name, want).0 + 1;
         }
     }
 
-    /// The `host:port` the process serves HTTP on, from its log line.
-    pub fn http_address(&mut self) -> String {
-        let line = self.wait_for_log("serving the batch timeline on http://");
-        let rest = &line[line.find("http://").unwrap() + 7..];
-        rest[..rest.find('/').unwrap()].to_string()
+    fn wait_for_event_from(
+        &mut self,
+        from: usize,
+        name: &str,
+        want: &dyn Fn(&Value) -> bool,
+    ) -> (usize, Value) {
+        let child = &mut self.child;
+        let mut exited = || child.try_wait().ok().flatten().is_some();
+        match self.events.wait(from, name, want, &mut exited) {
+            Some(found) => found,
+            None => {
+                let _ = self.child.kill();
+                panic!(
+                    "sluice never had the event {name:?}\n--- events ---\n{}\n--- stderr ---\n{}\n--- stdout ---\n{}",
+                    self.events
+                        .all()
+                        .iter()
+                        .map(Value::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    self.stderr.text(),
+                    self.stdout.text()
+                );
+            }
+        }
     }
 
     /// Everything printed on stdout so far.
@@ -169,16 +212,12 @@ impl Sluice {
         self.stdout.text()
     }
 
-    /// Waits for the next batch log line, after the last one waited for, that
-    /// satisfies `want`; returns it.
-    pub fn wait_for_batch(&mut self, want: &dyn Fn(&str) -> bool, what: &str) -> String {
-        let (i, line) = self.wait_for_log_from(
-            self.batch_cursor,
-            &|l| records_in(l).is_some() && want(l),
-            what,
-        );
+    /// Waits for the next completed batch, after the last one waited for, that
+    /// satisfies `want`; returns its event.
+    pub fn wait_for_batch(&mut self, want: &dyn Fn(&Value) -> bool) -> Value {
+        let (i, event) = self.wait_for_event_from(self.batch_cursor, "batch_completed", want);
         self.batch_cursor = i + 1;
-        line
+        event
     }
 
     /// Everything logged so far.
@@ -296,13 +335,8 @@ impl Sluice {
     /// Waits for the next successful batch (after the last one waited for) that read
     /// at least one record; returns how many it read.
     pub fn wait_for_nonempty_batch(&mut self) -> u64 {
-        let (i, line) = self.wait_for_log_from(
-            self.batch_cursor,
-            &|l| records_in(l).is_some_and(|n| n > 0),
-            "a batch with records",
-        );
-        self.batch_cursor = i + 1;
-        records_in(&line).unwrap()
+        let event = self.wait_for_batch(&|e| e["records_in"].as_u64().is_some_and(|n| n > 0));
+        event["records_in"].as_u64().unwrap()
     }
 
     /// Waits until successful batches have read `total` records in all.
