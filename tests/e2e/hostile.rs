@@ -150,6 +150,10 @@ fn a_second_process_on_one_checkpoint_directory_is_refused_with_the_holders_pid(
 fn a_plugin_cannot_forge_log_lines_or_flood_the_log() {
     let dir = TempDir::new("forge");
     let pipeline = faulty_pipeline(&dir, "map", "log_raw", "");
+    // One partition: with two, the other partition's flood could spend the version's
+    // log budget before the forged line is logged, and it would be held back (counted).
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    std::fs::write(&pipeline, text.replace("partitions = 2", "partitions = 1")).unwrap();
     let (sluice, mut stdin) = Sluice::start_with_stdin(&["run", &pipeline]);
     let forged = "2026-01-01T00:00:00.000000Z ERROR sluice: forged by a plugin";
     let mut input = format!("hello|{forged}\n");
