@@ -100,3 +100,71 @@ fn the_page_charts_the_batches_and_lists_them_in_a_real_browser() {
     sluice.signal("TERM");
     sluice.finish().expect_code(0);
 }
+
+#[test]
+fn a_stream_whose_batches_fail_is_shown_failing_with_the_reason_in_a_real_browser() {
+    let dir = TempDir::new("timeline-failing");
+    let pipeline = dir.write(
+        "failing.toml",
+        &format!(
+            r#"
+[pipeline]
+name = "failing"
+batch_interval = "200ms"
+partitions = 2
+on_batch_failure = "dead_letter"
+batch_retries = 0
+
+[plugins.faulty]
+path = {wasm}
+
+[sources.lines]
+type = "stdin"
+
+[stages.pairs]
+input = "lines"
+op = "map"
+function = "faulty::parse_pair"
+
+[stages.out]
+input = "pairs"
+op = "reduce_by_key"
+function = "faulty::sum_or_panic"
+
+[sinks.out]
+input = "out"
+type = "files"
+path = "out"
+"#,
+            wasm = toml_path(&plugin_wasm("faulty")),
+        ),
+    );
+    let (mut sluice, mut stdin) =
+        Sluice::start_with_stdin(&["run", pipeline.to_str().unwrap(), "--http", "127.0.0.1:0"]);
+    let http = sluice.http_address();
+    std::io::Write::write_all(&mut stdin, b"a 1\na 666\nb 2\n").unwrap();
+    std::io::Write::flush(&mut stdin).unwrap();
+    let failed = sluice.wait_for_event("batch_failed");
+    // Empty batches go on succeeding after it; they prove nothing.
+    sluice.wait_for_batch(&|e| e["batch"].as_u64() > failed["batch"].as_u64());
+    let (status, body) = http::get(&http, "/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.starts_with(&format!("failing: batch {} failed: ", failed["batch"])),
+        "{body}"
+    );
+
+    let dom = chromium::dump_dom(&format!("http://{http}/"), 3_000);
+    let verdict = section(&dom, ">Keeping up<");
+    assert!(verdict.contains(">no<"), "{verdict}");
+    assert!(
+        verdict.contains("refusing to add"),
+        "the reason is shown: {verdict}"
+    );
+    assert!(
+        dom.contains("class=\"status failing\""),
+        "the status pill says failing:\n{dom}"
+    );
+    drop(stdin);
+    sluice.finish().expect_code(1);
+}

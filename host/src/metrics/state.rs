@@ -87,6 +87,17 @@ impl MetricsState {
         }
     }
 
+    /// Why the stream is failing, when the newest batch that failed or read records
+    /// failed: its time and reason. An empty batch that succeeds proves nothing.
+    pub fn failing(&self) -> Option<(u64, &str)> {
+        let newest = self
+            .history
+            .iter()
+            .rev()
+            .find(|b| b.error.is_some() || b.total_in() > 0)?;
+        Some((newest.time_ms, newest.error.as_deref()?))
+    }
+
     /// The batch interval in ms (1000 before the run starts).
     pub fn interval_ms(&self) -> u64 {
         self.run.as_ref().map_or(1000, |r| r.batch_interval_ms)
@@ -103,6 +114,14 @@ impl Metrics {
     pub fn new(retained_batches: usize) -> Self {
         Metrics {
             inner: Arc::new(Mutex::new(MetricsState::new(retained_batches))),
+        }
+    }
+
+    /// Metrics holding `state` (the renderers' tests).
+    #[cfg(test)]
+    pub fn of(state: MetricsState) -> Self {
+        Metrics {
+            inner: Arc::new(Mutex::new(state)),
         }
     }
 

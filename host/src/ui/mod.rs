@@ -8,7 +8,7 @@
 //! | `/api/v1/statistics`, `/api/v1/batches[/ID]`, `/api/v1/receivers[/ID]` | JSON after Spark's streaming REST API |
 //! | `/api/v1/plugins` | JSON: plugin versions and what they did |
 //! | `/healthz` | 200 while the process serves |
-//! | `/readyz` | 200 while batches run; 503 before the first and after the last |
+//! | `/readyz` | 200 while batches run and the newest succeeded; 503 before the first, while the newest failed, and after the last |
 
 mod api;
 pub(crate) mod dates;
@@ -47,10 +47,15 @@ pub fn route(request: &Request, metrics: &Metrics) -> Response {
             metrics.read(prometheus::render),
         ),
         ["healthz"] => Response::text(200, "ok\n"),
-        ["readyz"] => match metrics.read(|s| s.phase) {
-            Phase::Running => Response::text(200, "ready\n"),
-            Phase::Starting => Response::text(503, "starting: sources are being opened\n"),
-            Phase::Finished => Response::text(503, "finished: the last batch has completed\n"),
+        ["readyz"] => match metrics
+            .read(|s| (s.phase, s.failing().map(|(t, e)| (t, e.to_string()))))
+        {
+            (Phase::Running, Some((time, error))) => {
+                Response::text(503, format!("failing: batch {time} failed: {error}\n"))
+            }
+            (Phase::Running, None) => Response::text(200, "ready\n"),
+            (Phase::Starting, _) => Response::text(503, "starting: sources are being opened\n"),
+            (Phase::Finished, _) => Response::text(503, "finished: the last batch has completed\n"),
         },
         ["api", "v1", rest @ ..] => api_route(rest, request, metrics),
         _ => not_found(&request.path),
@@ -151,5 +156,50 @@ mod tests {
         let missing = get(&metrics, "/nope");
         assert_eq!(missing.status, 404);
         assert!(String::from_utf8_lossy(&missing.body).contains("try /, /metrics"));
+    }
+
+    #[test]
+    fn a_stream_whose_newest_batch_failed_is_not_ready_and_says_why() {
+        let mut state = crate::metrics::sample::two_batches();
+        state.phase = Phase::Running;
+        let mut failed = state.history.last().unwrap().clone();
+        failed.time_ms += 500;
+        failed.error = Some("stage `words` (partition 1): boom".into());
+        state.history.push(failed.clone());
+        let metrics = Metrics::of(state);
+        let readyz = get(&metrics, "/readyz");
+        assert_eq!(
+            (
+                readyz.status,
+                String::from_utf8_lossy(&readyz.body).as_ref()
+            ),
+            (
+                503,
+                "failing: batch 1001500 failed: stage `words` (partition 1): boom\n"
+            )
+        );
+        let stats = String::from_utf8_lossy(&get(&metrics, "/api/v1/statistics").body).to_string();
+        assert!(stats.contains(r#""status":"FAILING""#), "{stats}");
+
+        // An empty batch that succeeds after it proves nothing; one with records does.
+        let mut state = crate::metrics::sample::two_batches();
+        state.phase = Phase::Running;
+        state.history.push(failed.clone());
+        let mut empty = failed.clone();
+        empty.time_ms += 500;
+        empty.error = None;
+        empty.records_in = vec![0];
+        state.history.push(empty.clone());
+        let metrics = Metrics::of(state);
+        assert_eq!(get(&metrics, "/readyz").status, 503);
+        let mut state = crate::metrics::sample::two_batches();
+        state.phase = Phase::Running;
+        state.history.push(failed.clone());
+        let mut fine = empty;
+        fine.time_ms += 500;
+        fine.records_in = vec![7];
+        state.history.push(fine);
+        let metrics = Metrics::of(state);
+        assert_eq!(get(&metrics, "/readyz").status, 200);
     }
 }

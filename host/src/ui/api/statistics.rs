@@ -78,6 +78,7 @@ pub fn statistics(state: &MetricsState) -> Statistics {
             .map_or_else(String::new, |r| r.pipeline.clone()),
         status: match state.phase {
             Phase::Starting => "STARTING",
+            Phase::Running if state.failing().is_some() => "FAILING",
             Phase::Running => "RUNNING",
             Phase::Finished => "FINISHED",
         },

@@ -149,7 +149,15 @@ function renderSummary(stats, batches) {
   const recentProcessing = recent.length ? recent.reduce((s, b) => s + b.processingTime, 0) / recent.length : null;
   const lastDelay = recent.length ? recent[recent.length - 1].schedulingDelay : null;
   let verdict = "–", tone = "", sub = "";
-  if (recentProcessing !== null) {
+  const failed = recent.filter((b) => b.firstFailureReason);
+  if (stats.status === "FAILING") {
+    // The newest batch with records failed and wrote nothing: fast is not keeping up.
+    const newest = batches.filter((b) => b.firstFailureReason).pop();
+    verdict = "no";
+    tone = "bad";
+    sub = failed.length + " of the last " + recent.length + " batches failed" +
+      (newest ? ": " + newest.firstFailureReason : "");
+  } else if (recentProcessing !== null) {
     const load = recentProcessing / interval;
     const keeping = load < 1 && lastDelay < interval;
     verdict = keeping ? "yes" : "no";
