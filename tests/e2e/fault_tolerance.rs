@@ -225,9 +225,16 @@ fn killed_ten_times_a_directory_pipeline_ends_as_if_it_never_crashed() {
         sent.extend(batch);
         file += 1;
     };
-    for _ in 0..10 {
+    for run in 0..10 {
         let mut sluice = Sluice::start(&["run", &pipeline]);
-        if dice.roll(3) == 0 {
+        if run == 3 || run == 7 {
+            // Twice, after a checkpoint: the next start must resume from one, which
+            // random kills alone do not promise.
+            sluice.wait_for_event("pipeline_started");
+            drop_file(&mut dice, &mut sent);
+            sluice.wait_for_event("checkpoint_written");
+            kill_at_random(&mut sluice, &mut dice, 5);
+        } else if dice.roll(3) == 0 {
             // Anywhere from the start: while restoring, re-running journaled batches...
             kill_at_random(&mut sluice, &mut dice, 12);
         } else {
