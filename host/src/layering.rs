@@ -235,14 +235,20 @@ fn circles(known: &BTreeMap<Module, String>) -> Vec<String> {
     found
 }
 
-#[test]
-fn no_import_circle_between_folders_or_files() {
+/// Every module of `host/src`, with its text.
+fn host_modules() -> BTreeMap<Module, String> {
     let mut known = BTreeMap::new();
     modules(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
         &Vec::new(),
         &mut known,
     );
+    known
+}
+
+#[test]
+fn no_import_circle_between_folders_or_files() {
+    let known = host_modules();
     assert!(known.len() > 100, "read only {} files", known.len());
     let found = circles(&known);
     assert!(found.is_empty(), "import circles:\n{}", found.join("\n"));
@@ -281,12 +287,7 @@ fn trespasses(known: &BTreeMap<Module, String>) -> Vec<String> {
 
 #[test]
 fn only_plugin_touches_wasmtime_and_only_kafka_folders_touch_rdkafka() {
-    let mut known = BTreeMap::new();
-    modules(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &Vec::new(),
-        &mut known,
-    );
+    let known = host_modules();
     let found = trespasses(&known);
     assert!(found.is_empty(), "{}", found.join("\n"));
     let mut bad = BTreeMap::new();

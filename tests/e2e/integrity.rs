@@ -10,7 +10,7 @@ use std::io::Write;
 
 /// A pipeline file: `[pipeline]` keys, the faulty plugin, a source, `pairs` parsing
 /// `key value` lines, then `stage` over it, written to the files sink `out`.
-fn pipeline(dir: &TempDir, pipeline_keys: &str, source: &str, stage: &str) -> String {
+pub fn pipeline(dir: &TempDir, pipeline_keys: &str, source: &str, stage: &str) -> String {
     dir.write(
         "integrity.toml",
         &format!(

@@ -104,43 +104,14 @@ fn the_page_charts_the_batches_and_lists_them_in_a_real_browser() {
 #[test]
 fn a_stream_whose_batches_fail_is_shown_failing_with_the_reason_in_a_real_browser() {
     let dir = TempDir::new("timeline-failing");
-    let pipeline = dir.write(
-        "failing.toml",
-        &format!(
-            r#"
-[pipeline]
-name = "failing"
-batch_interval = "200ms"
-partitions = 2
-on_batch_failure = "dead_letter"
-batch_retries = 0
-
-[plugins.faulty]
-path = {wasm}
-
-[sources.lines]
-type = "stdin"
-
-[stages.pairs]
-input = "lines"
-op = "map"
-function = "faulty::parse_pair"
-
-[stages.out]
-input = "pairs"
-op = "reduce_by_key"
-function = "faulty::sum_or_panic"
-
-[sinks.out]
-input = "out"
-type = "files"
-path = "out"
-"#,
-            wasm = toml_path(&plugin_wasm("faulty")),
-        ),
+    let pipeline = crate::integrity::pipeline(
+        &dir,
+        "batch_interval = \"200ms\"\non_batch_failure = \"dead_letter\"\nbatch_retries = 0",
+        "type = \"stdin\"",
+        "op = \"reduce_by_key\"\nfunction = \"faulty::sum_or_panic\"",
     );
     let (mut sluice, mut stdin) =
-        Sluice::start_with_stdin(&["run", pipeline.to_str().unwrap(), "--http", "127.0.0.1:0"]);
+        Sluice::start_with_stdin(&["run", &pipeline, "--http", "127.0.0.1:0"]);
     let http = sluice.http_address();
     std::io::Write::write_all(&mut stdin, b"a 1\na 666\nb 2\n").unwrap();
     std::io::Write::flush(&mut stdin).unwrap();

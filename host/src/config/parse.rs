@@ -273,18 +273,8 @@ fn source(
 ) -> Option<SourceSpec> {
     let name = r.name();
     let at = r.at();
-    let names = source::KINDS.map(|k| k.name);
-    let hint = format!("one of: {}", names.join(", "));
-    let (named, _) = r.required_string("type", &hint)?;
-    let Some(kind) = source::kind(&named) else {
-        r.error(
-            "type",
-            format!("unknown source type `{named}`"),
-            did_you_mean(&named, names).or(Some(hint)),
-        );
-        // Without a known type the other keys cannot be judged.
-        return None;
-    };
+    // Without a known type the other keys cannot be judged.
+    let kind = source::KINDS[named_kind(&r, "source", &source::KINDS.map(|k| k.name))?];
     let settings = (kind.read)(&r, &Reading { base, pipeline });
     // Receivers can write ahead; the other sources can be read again anyway.
     let wal = kind.receives && r.boolean("wal").unwrap_or(false);
@@ -307,21 +297,27 @@ fn source(
     })
 }
 
+/// Reads `type`: the index in `names` of the kind it names, or `None` after saying
+/// what is missing or unknown (`what` is "source" or "sink").
+fn named_kind(r: &TableReader<'_, '_>, what: &str, names: &[&str]) -> Option<usize> {
+    let hint = format!("one of: {}", names.join(", "));
+    let (named, _) = r.required_string("type", &hint)?;
+    let found = names.iter().position(|n| *n == named);
+    if found.is_none() {
+        r.error(
+            "type",
+            format!("unknown {what} type `{named}`"),
+            did_you_mean(&named, names.iter().copied()).or(Some(hint)),
+        );
+    }
+    found
+}
+
 fn sink(r: TableReader<'_, '_>, base: &Path, pipeline: &str) -> Option<SinkSpec> {
     let name = r.name();
     let at = r.at();
     let input = r.required_string("input", "name the source or stage this sink writes");
-    let names = sink::KINDS.map(|k| k.name);
-    let hint = format!("one of: {}", names.join(", "));
-    let (named, _) = r.required_string("type", &hint)?;
-    let Some(kind) = sink::kind(&named) else {
-        r.error(
-            "type",
-            format!("unknown sink type `{named}`"),
-            did_you_mean(&named, names).or(Some(hint)),
-        );
-        return None;
-    };
+    let kind = sink::KINDS[named_kind(&r, "sink", &sink::KINDS.map(|k| k.name))?];
     let settings = (kind.read)(&r, &Reading { base, pipeline });
     r.finish();
     Some(SinkSpec {

@@ -68,11 +68,6 @@ pub trait Sink: Send {
 /// defines its [`SinkKind`], and one line here.
 pub const KINDS: [&SinkKind; 3] = [&print::KIND, &files::KIND, &kafka::KIND];
 
-/// The kind `type = name` names.
-pub fn kind(name: &str) -> Option<&'static SinkKind> {
-    KINDS.into_iter().find(|k| k.name == name)
-}
-
 /// Opens the sink `spec` of the pipeline named `pipeline`.
 pub fn open(spec: &SinkSpec, pipeline: &str) -> anyhow::Result<Box<dyn Sink>> {
     spec.settings.open(&spec.name, pipeline)

@@ -129,11 +129,6 @@ pub const KINDS: [&SourceKind; 5] = [
     &kafka::KIND,
 ];
 
-/// The kind `type = name` names.
-pub fn kind(name: &str) -> Option<&'static SourceKind> {
-    KINDS.into_iter().find(|k| k.name == name)
-}
-
 /// Opens the source `spec` for a pipeline of `partitions` partitions with batches of
 /// `interval_ms`, resuming after `position`. Write-ahead logs live under `checkpoint_dir`.
 /// Its [`SourceHandle`] carries the rate limit from `spec`.
