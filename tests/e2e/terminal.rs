@@ -48,6 +48,7 @@ fn demo_on_a_terminal(redirect: &str) -> String {
     );
     let output = Command::new("script")
         .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("SLUICE_HOME", crate::support::sluice_home())
         .env("RUST_LOG", "info")
         .env("TERM", "xterm")
         .stdin(Stdio::null())

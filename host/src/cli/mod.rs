@@ -1,6 +1,7 @@
 //! The command line: `sluice run`, `sluice dev`, `sluice validate`, `sluice demo`, and
 //! the plugin author's `sluice plugin ...` commands (in `plugin.rs`).
 
+mod bundled;
 mod plugin;
 
 use crate::batch::{Shutdown, SystemClock};
@@ -181,7 +182,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Plugin(command) => plugin::run(command),
         Command::Bench { lines, batches } => {
             crate::bench::run(
-                &source_tree(),
+                &source_tree()?,
                 crate::bench::BenchOptions {
                     lines,
                     batches: batches.max(1),
@@ -350,12 +351,20 @@ fn validate(file: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The repository the binary was built from, where the demo's plugin and pipeline are.
-fn source_tree() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+/// The clone the binary was built from. Only `sluice bench`, a tool for sluice's own
+/// developers, builds the example plugins there; everything else uses bundled files.
+fn source_tree() -> anyhow::Result<PathBuf> {
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if !tree.join("plugins").is_dir() {
+        bail!(
+            "`sluice bench` builds the example plugins of the clone sluice was built from, and {} is not there any more; run it from a clone (cargo run --release -- bench)",
+            tree.display()
+        );
+    }
+    Ok(tree)
 }
 
 fn demo(
@@ -365,13 +374,7 @@ fn demo(
     http: Option<String>,
     status: Option<Arc<StatusLine>>,
 ) -> anyhow::Result<ExitCode> {
-    let file = source_tree().join("examples").join("demo.toml");
-    if !file.is_file() {
-        bail!(
-            "the demo runs examples/demo.toml and plugins/wordcount from the sluice repository, which is not at {} any more; run it from a clone",
-            source_tree().display()
-        );
-    }
+    let file = bundled::demo()?;
     let mut pipeline = load(&file)?;
     for source in &mut pipeline.sources {
         if let Some(spec) = source.settings_as::<GeneratorSpec>() {

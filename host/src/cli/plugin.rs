@@ -2,7 +2,6 @@
 //! `build` compiles it for wasm, `test` runs one function over JSON-lines records through
 //! the real host runtime, `inspect` shows what a `.wasm` declares.
 
-use super::source_tree;
 use crate::config::{Limits, PluginPath, PluginSpec, units::format_bytes};
 use crate::plugin::{Call, PluginVersion, Runtime, artifact, content_hash, read_module};
 use crate::record::Records;
@@ -123,17 +122,12 @@ fn new(name: &str, dir: &Path) -> anyhow::Result<ExitCode> {
             root.display()
         );
     }
-    let sdk = source_tree().join("guest-sdk");
-    let dependency = if sdk.join("Cargo.toml").is_file() {
-        format!("{{ path = {:?} }}", sdk.display().to_string())
-    } else {
-        format!("\"{}\"", env!("CARGO_PKG_VERSION"))
-    };
+    let dependency = super::bundled::sdk_dependency(&super::bundled::sdk()?);
     let module = name.replace('-', "_");
     std::fs::create_dir_all(root.join("src"))
         .with_context(|| format!("cannot create {}", root.display()))?;
     let files = [
-        ("Cargo.toml", include_str!("template/Cargo.toml.in")),
+        ("Cargo.toml", super::bundled::PLUGIN_MANIFEST),
         ("src/lib.rs", include_str!("template/lib.rs.in")),
         ("pipeline.toml", include_str!("template/pipeline.toml.in")),
         (".gitignore", "/target\n"),

@@ -44,7 +44,7 @@ pub fn tansu_bin() -> PathBuf {
             panic!(
                 "the Kafka tests run against tansu, a Kafka-protocol broker, and it is not installed \
                  (looked on PATH and in ~/.cargo/bin): install it with \
-                 `cargo install tansu --locked --features dynostore,postgres` (about 30 minutes; .ci/run does it)"
+                 `cargo install tansu --locked --features dynostore,postgres` (about 30 minutes), or run the tests with scripts/test, which installs it"
             )
         })
 }

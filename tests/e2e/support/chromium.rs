@@ -1,4 +1,4 @@
-//! A real headless Chromium (Debian's `chromium`; `.ci/run` installs it), run once per
+//! A real headless Chromium (Debian's `chromium`; `scripts/test` installs it), run once per
 //! call with a fresh profile and the flags that keep it off the network.
 
 use super::{PATIENCE, TempDir};
@@ -28,7 +28,7 @@ fn run(args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("cannot start chromium ({e}): install it with `apt-get install -y chromium` (.ci/run does)")
+            panic!("cannot start chromium ({e}): install it with `apt-get install -y chromium` , or run the tests with scripts/test, which does")
         });
     let pid = child.id();
     let (done, finished) = mpsc::channel();

@@ -165,6 +165,12 @@ pub fn version_of(path: &Path) -> String {
     String::from_utf8_lossy(&output.stdout)[..12].to_string()
 }
 
+/// The `SLUICE_HOME` every test's sluice runs with: the bundled SDK and demo are written
+/// there once and reused across runs, as in a user's home, without touching the real one.
+pub fn sluice_home() -> PathBuf {
+    target_dir().join("e2e-home")
+}
+
 /// Where tests leave files for people to look at (screenshots): `target/e2e-artifacts`.
 pub fn artifacts_dir() -> PathBuf {
     let dir = target_dir().join("e2e-artifacts");

@@ -118,6 +118,7 @@ impl Sluice {
             .arg("--event-log")
             .arg(events.path())
             .args(args)
+            .env("SLUICE_HOME", super::sluice_home())
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(stdin)
