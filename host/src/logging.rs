@@ -26,8 +26,22 @@ pub enum LogFormat {
     Json,
 }
 
+/// `filter` with the file watcher's own messages (notify logs routine inotify
+/// bookkeeping, such as "unable to remove watch descriptor" on every rebuild, at info)
+/// moved to debug: kept out unless the filter is debug or finer, or names notify.
+pub fn quiet_dependencies(filter: &str) -> String {
+    let fine = ["debug", "trace", "notify"]
+        .iter()
+        .any(|word| filter.to_ascii_lowercase().contains(word));
+    if fine {
+        filter.to_string()
+    } else {
+        format!("{filter},notify=warn")
+    }
+}
+
 /// Installs the global subscriber: `filter` (a level or a tracing filter; else
-/// `RUST_LOG`; else `info`) in `format`, around `status` if there is one. With `events`,
+/// `RUST_LOG`; else `info`; then [`quiet_dependencies`]) in `format`, around `status` if there is one. With `events`,
 /// every structured event (a log line with an `event` field: see [`EVENTS`]) is also
 /// written to that file as one JSON object per line, whatever the filter.
 pub fn init(
@@ -37,9 +51,10 @@ pub fn init(
     events: Option<&Path>,
 ) -> anyhow::Result<()> {
     let filter = filter
-        .map(EnvFilter::new)
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        .map(str::to_string)
+        .or_else(|| std::env::var("RUST_LOG").ok().filter(|f| !f.is_empty()))
+        .unwrap_or_else(|| "info".into());
+    let filter = EnvFilter::new(quiet_dependencies(&filter));
     // Only a line on standard error shares the log's stream.
     let status = status.filter(|s| s.is_on_stderr());
     let writer = LogWriter { status };
@@ -85,7 +100,7 @@ pub fn init(
 
 /// The structured events, by the name in their `event` field, and their other fields.
 /// Tools (and the end-to-end tests) follow a run by these rather than by its sentences.
-pub const EVENTS: [(&str, &str); 12] = [
+pub const EVENTS: [(&str, &str); 16] = [
     (
         "pipeline_started",
         "pipeline, sources, stages, sinks, partitions, interval_ms",
@@ -110,7 +125,17 @@ pub const EVENTS: [(&str, &str); 12] = [
         "source, path (a directory source took a new file)",
     ),
     ("watching_plugin", "plugin (hot swap watches its file)"),
-    ("version_ready", "plugin, version"),
+    ("version_ready", "plugin, version, replaces"),
+    ("pipeline_edit_applied", "key"),
+    (
+        "waiting_for_fix",
+        "plugin (sluice dev: the crate does not build yet)",
+    ),
+    ("pipeline_edit_needs_restart", "keys (comma-separated)"),
+    (
+        "pipeline_edit_refused",
+        "(the edited pipeline file does not load: nothing of it applied)",
+    ),
     ("version_swapped", "plugin, from, to, migrated_keys"),
     ("version_rolled_back", "plugin, version, to"),
 ];
@@ -184,8 +209,16 @@ impl<'w> fmt::FormatFields<'w> for Sentences {
 
 #[cfg(test)]
 mod tests {
-    use super::Sentences;
+    use super::{Sentences, quiet_dependencies};
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn the_file_watchers_info_lines_show_only_when_asked_for() {
+        assert_eq!(quiet_dependencies("info"), "info,notify=warn");
+        assert_eq!(quiet_dependencies("sluice=info"), "sluice=info,notify=warn");
+        assert_eq!(quiet_dependencies("debug"), "debug");
+        assert_eq!(quiet_dependencies("info,notify=info"), "info,notify=info");
+    }
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);

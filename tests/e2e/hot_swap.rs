@@ -198,7 +198,9 @@ fn a_version_that_fails_its_first_batch_is_rolled_back_and_the_batch_rerun() {
     feed(&mut stdin, &chunks[0]);
     sluice.wait_for_nonempty_batch();
     replace_by_rename(&broken, &live);
-    sluice.wait_for_event_where("version_ready", &|e| e["version"] == version_of(&broken));
+    let ready =
+        sluice.wait_for_event_where("version_ready", &|e| e["version"] == version_of(&broken));
+    assert_eq!(ready["replaces"], version_of(&good), "{ready}");
     feed(&mut stdin, &chunks[1]);
     let rolled_back = sluice.wait_for_event("version_rolled_back");
     assert!(
@@ -765,6 +767,71 @@ fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
         "{printed:?}"
     );
     assert!(printed.contains(&"(HELLO,1)".to_string()), "{printed:?}");
+}
+
+#[test]
+fn dev_waits_for_a_crate_that_does_not_build_and_applies_pipeline_edits_it_can() {
+    let dir = TempDir::new("devedits");
+    let target = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .to_path_buf();
+    let env = [("CARGO_TARGET_DIR", target.to_str().unwrap())];
+    Sluice::start(&[
+        "plugin",
+        "new",
+        "edity",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ])
+    .finish()
+    .expect_code(0);
+    let crate_dir = dir.path().join("edity");
+    std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    let lib = crate_dir.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(
+        &lib,
+        source.replace("word.to_lowercase()", "word.to_lowercase("),
+    )
+    .unwrap();
+    let pipeline = crate_dir.join("pipeline.toml");
+    let (mut sluice, mut stdin) =
+        Sluice::start_with_env(&["dev", pipeline.to_str().unwrap()], &env);
+    // It does not build: dev waits for a fix instead of exiting.
+    sluice.wait_for_event_where("waiting_for_fix", &|e| e["plugin"] == "edity");
+    std::fs::write(&lib, &source).unwrap();
+    sluice.wait_for_event("pipeline_started");
+    stdin.write_all(b"a b c d e\n").unwrap();
+    stdin.flush().unwrap();
+    sluice.wait_for_nonempty_batch();
+    // A key that applies live, and one that needs a restart.
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    let edited =
+        format!("{text}num = 2\n").replace("batch_interval = \"1s\"", "batch_interval = \"2s\"");
+    std::fs::write(&pipeline, edited).unwrap();
+    let restart = sluice.wait_for_event("pipeline_edit_needs_restart");
+    assert_eq!(restart["keys"], "pipeline.batch_interval", "{restart}");
+    sluice.wait_for_event_where("pipeline_edit_applied", &|e| e["key"] == "sinks.out.num");
+    // A file that does not load is reported, and nothing of it applied.
+    std::fs::write(&pipeline, "[pipeline\n").unwrap();
+    sluice.wait_for_event("pipeline_edit_refused");
+    stdin.write_all(b"f g h i j\n").unwrap();
+    stdin.flush().unwrap();
+    sluice.wait_for_nonempty_batch();
+    drop(stdin);
+    let done = sluice.finish();
+    done.expect_code(0);
+    let shown: Vec<usize> = done
+        .printed_batches()
+        .into_iter()
+        .map(|(_, records)| records.len())
+        .filter(|&n| n > 0)
+        .collect();
+    // Five words, then the head of two (and `...`), at the one-second interval still.
+    assert_eq!(shown, [5, 3], "{}", done.stdout);
 }
 
 #[test]

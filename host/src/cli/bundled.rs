@@ -87,13 +87,12 @@ pub fn demo() -> anyhow::Result<PathBuf> {
     let manifest = PLUGIN_MANIFEST
         .replace("{{name}}", "wordcount")
         .replace("{{sdk}}", &sdk_dependency(&sdk));
-    let mut files = files_of(
-        &WORDCOUNT_SRC,
-        Path::new("plugins/wordcount/src"),
-        |_| true,
-    );
+    let mut files = files_of(&WORDCOUNT_SRC, Path::new("plugins/wordcount/src"), |_| true);
     files.push(("plugins/wordcount/Cargo.toml".into(), manifest.into_bytes()));
-    files.push(("examples/demo.toml".into(), DEMO_PIPELINE.as_bytes().to_vec()));
+    files.push((
+        "examples/demo.toml".into(),
+        DEMO_PIPELINE.as_bytes().to_vec(),
+    ));
     files.sort();
     Ok(write_once(&home()?.join("demo"), &files)?.join("examples/demo.toml"))
 }
@@ -147,11 +146,13 @@ mod tests {
     #[test]
     fn the_sdk_is_carried_whole_and_builds_standalone() {
         let files = sdk_files();
-        let names: Vec<String> = files
-            .iter()
-            .map(|(p, _)| p.display().to_string())
-            .collect();
-        for needed in ["Cargo.toml", "src/lib.rs", "macros/Cargo.toml", "macros/src/lib.rs"] {
+        let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+        for needed in [
+            "Cargo.toml",
+            "src/lib.rs",
+            "macros/Cargo.toml",
+            "macros/src/lib.rs",
+        ] {
             assert!(names.contains(&needed.to_string()), "{needed} in {names:?}");
         }
         assert!(!names.iter().any(|n| n.starts_with("tests")), "{names:?}");
@@ -159,7 +160,11 @@ mod tests {
         for (path, contents) in &files {
             if path.ends_with("Cargo.toml") {
                 let text = String::from_utf8_lossy(contents);
-                assert!(!text.contains("workspace"), "{} inherits: {text}", path.display());
+                assert!(
+                    !text.contains("workspace"),
+                    "{} inherits: {text}",
+                    path.display()
+                );
                 assert!(
                     text.contains(&format!("version = \"{}\"", env!("CARGO_PKG_VERSION"))),
                     "{} is not version {}",

@@ -170,15 +170,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
             file,
             partitions,
             http,
-        } => run(
-            with_partitions(load(&file)?, partitions),
-            RunOptions {
-                watch: Some(WatchMode::WasmAndCrates),
-                http,
-                status,
-                ..RunOptions::default()
-            },
-        ),
+        } => dev(&file, partitions, http, status),
         Command::Plugin(command) => plugin::run(command),
         Command::Bench { lines, batches } => {
             crate::bench::run(
@@ -284,6 +276,47 @@ struct RunOptions {
 }
 
 fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<ExitCode> {
+    let job = Job::new(pipeline.clone(), options.engine)?;
+    run_job(&pipeline, job, options)
+}
+
+/// `sluice dev`: [`run`] with every plugin watched, and, while a plugin crate does not
+/// build yet, waiting for a fix instead of exiting.
+fn dev(
+    file: &Path,
+    partitions: Option<usize>,
+    http: Option<String>,
+    status: Option<Arc<StatusLine>>,
+) -> anyhow::Result<ExitCode> {
+    let options = RunOptions {
+        watch: Some(WatchMode::WasmAndCrates),
+        http,
+        status,
+        ..RunOptions::default()
+    };
+    loop {
+        let pipeline = with_partitions(load(file)?, partitions);
+        let changes = crate::swap::CrateChanges::start(&pipeline)?;
+        let error = match Job::new(pipeline.clone(), options.engine) {
+            Ok(job) => return run_job(&pipeline, job, options),
+            Err(error) => error,
+        };
+        let Some(RegistryError::Load(crate::plugin::LoadError::Build { plugin, .. })) =
+            error.downcast_ref::<RegistryError>()
+        else {
+            return Err(error);
+        };
+        report(&error);
+        tracing::warn!(
+            event = "waiting_for_fix",
+            plugin = %plugin,
+            "plugin `{plugin}` does not build yet; sluice builds it again when you save its sources (Ctrl-C to stop)"
+        );
+        changes.wait_for(plugin)?;
+    }
+}
+
+fn run_job(pipeline: &Pipeline, mut job: Job, options: RunOptions) -> anyhow::Result<ExitCode> {
     let name = pipeline.name.clone();
     let listeners = Monitoring {
         http: options.http.or_else(|| pipeline.http.clone()),
@@ -291,7 +324,6 @@ fn run(pipeline: Pipeline, options: RunOptions) -> anyhow::Result<ExitCode> {
         status: options.status,
     }
     .start()?;
-    let mut job = Job::new(pipeline, options.engine)?;
     if let Some(mode) = options.watch {
         job.watch(mode)?;
     }

@@ -43,7 +43,10 @@ fn a_minimal_pipeline_gets_defaults() {
     assert_eq!(p.sources[0].kind, "stdin");
     assert_eq!(
         p.sinks[0].settings_as::<crate::sink::Print>(),
-        Some(&crate::sink::Print { num: 10 })
+        Some(&crate::sink::Print {
+            num: 10,
+            skip_empty: false
+        })
     );
 }
 
@@ -84,7 +87,10 @@ fn generator_and_socket_settings_are_read() {
     );
     assert_eq!(
         p.sinks[0].settings_as::<crate::sink::Print>(),
-        Some(&crate::sink::Print { num: 3 })
+        Some(&crate::sink::Print {
+            num: 3,
+            skip_empty: false
+        })
     );
 }
 

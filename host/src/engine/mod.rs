@@ -41,7 +41,7 @@ use crate::plugin::{Registry, Runtime};
 use crate::record::Records;
 use crate::source::{self, Source, SourceHandle};
 use crate::source::{Descriptor, Position};
-use crate::swap::WatchMode;
+use crate::swap::{Edit, PipelineEdits, WatchMode};
 use anyhow::Context as _;
 use durability::Durability;
 use failure::BatchFailure;
@@ -67,6 +67,8 @@ pub struct Job {
     completed: Option<u64>,
     /// This process's lock on the checkpoint directory, held while it runs.
     _lock: Option<crate::checkpoint::DirLock>,
+    /// Edits of the pipeline file, read while `sluice dev` runs.
+    edits: Option<PipelineEdits>,
 }
 
 /// Records that recovery could not give again: received without a write-ahead log.
@@ -193,6 +195,7 @@ impl Job {
             stopped: None,
             completed: None,
             _lock: None,
+            edits: None,
         })
     }
 
@@ -206,8 +209,48 @@ impl Job {
     }
 
     /// Watches the pipeline's plugins and swaps in new versions while it runs.
+    /// In `sluice dev` it also reads the pipeline file again when it is saved.
     pub fn watch(&mut self, mode: WatchMode) -> anyhow::Result<()> {
+        if mode == WatchMode::WasmAndCrates {
+            self.edits = Some(PipelineEdits::start(&self.pipeline)?);
+        }
         self.plugins.watch(&self.pipeline, mode)
+    }
+
+    /// Applies the pipeline file's edits read since the last batch.
+    fn apply_edits(&mut self, handles: &[Arc<SourceHandle>]) {
+        let Some(edits) = &self.edits else {
+            return;
+        };
+        for edit in edits.ready() {
+            let applied = match &edit {
+                Edit::Sink { name, settings, .. } => self.output.reconfigure(name, &**settings),
+                Edit::MaxRate {
+                    source, max_rate, ..
+                } => handles
+                    .iter()
+                    .find(|h| h.name() == source)
+                    .map(|h| h.limit().set_max_rate(*max_rate))
+                    .is_some(),
+            };
+            if applied {
+                tracing::info!(
+                    event = "pipeline_edit_applied",
+                    key = %edit.key(),
+                    "{}: `{}` changed; applied from this batch on",
+                    self.pipeline.file.display(),
+                    edit.key()
+                );
+            } else {
+                tracing::warn!(
+                    event = "pipeline_edit_needs_restart",
+                    keys = %edit.key(),
+                    "{}: `{}` changed, and it takes effect only on a restart of sluice",
+                    self.pipeline.file.display(),
+                    edit.key()
+                );
+            }
+        }
     }
 
     /// Opens the sources, re-runs journaled batches a crash interrupted, and runs
@@ -268,6 +311,7 @@ impl Job {
             }
             // Between two batches: the only place a plugin version changes.
             self.plugins.apply_swaps(&mut self.executor);
+            self.apply_edits(&handles);
             observers.batch_started(input.time_ms);
             let report = self.process(input, &*clock);
             report.log();

@@ -12,7 +12,7 @@ use crate::config::{OnError, Pipeline};
 use crate::operator::isolate::DeadLetter;
 use crate::plan::NodeId;
 use crate::record::Records;
-use crate::sink::{self, FilesSink, Sink, SinkBatch};
+use crate::sink::{self, FilesSink, Sink, SinkBatch, SinkSettings};
 use crate::source::{Committer, Descriptor};
 use anyhow::Context as _;
 use std::collections::HashSet;
@@ -96,6 +96,15 @@ impl Output {
         for (_, _, sink) in &mut self.sinks {
             sink.watch(shutdown);
         }
+    }
+
+    /// Gives the sink `name` settings edited while the pipeline runs, from the next
+    /// batch on; returns whether it took them.
+    pub fn reconfigure(&mut self, name: &str, settings: &dyn SinkSettings) -> bool {
+        self.sinks
+            .iter_mut()
+            .find(|(sink, _, _)| sink == name)
+            .is_some_and(|(_, _, sink)| sink.reconfigure(settings))
     }
 
     /// What each source (in pipeline order) wants told when a batch it fed is complete.

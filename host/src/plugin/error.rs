@@ -91,7 +91,7 @@ pub enum LoadError {
         problem: String,
     },
     /// Building the plugin crate failed.
-    #[error("plugin `{plugin}`: {source}")]
+    #[error("plugin `{plugin}` does not build")]
     Build {
         /// The plugin.
         plugin: String,

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// estimate, either of which may be absent.
 #[derive(Debug)]
 pub struct RateLimit {
-    max: Option<f64>,
+    /// `max_rate`'s bits as an `f64`; infinity when there is none. Changed only by an
+    /// edit of the pipeline file in `sluice dev`.
+    max: AtomicU64,
     /// The estimate's bits as an `f64`; infinity when there is none.
     estimate: AtomicU64,
 }
@@ -17,7 +19,7 @@ impl RateLimit {
     /// A limit of `max_rate` records per second (none when `None`), with no estimate yet.
     pub fn new(max_rate: Option<u64>) -> Self {
         RateLimit {
-            max: max_rate.map(|r| r as f64),
+            max: AtomicU64::new(max_rate.map_or(f64::INFINITY, |r| r as f64).to_bits()),
             estimate: AtomicU64::new(f64::INFINITY.to_bits()),
         }
     }
@@ -29,7 +31,14 @@ impl RateLimit {
 
     /// The fixed `max_rate`, in records per second.
     pub fn max_rate(&self) -> Option<f64> {
-        self.max
+        let rate = f64::from_bits(self.max.load(Ordering::Relaxed));
+        rate.is_finite().then_some(rate)
+    }
+
+    /// Replaces the fixed `max_rate` (`None` removes it).
+    pub fn set_max_rate(&self, max_rate: Option<u64>) {
+        let rate = max_rate.map_or(f64::INFINITY, |r| r as f64);
+        self.max.store(rate.to_bits(), Ordering::Relaxed);
     }
 
     /// The backpressure estimate, in records per second.
@@ -47,7 +56,7 @@ impl RateLimit {
 
     /// The rate in force: the lower of `max_rate` and the estimate; `None` for no limit.
     pub fn current(&self) -> Option<f64> {
-        match (self.max, self.estimate()) {
+        match (self.max_rate(), self.estimate()) {
             (Some(max), Some(estimate)) => Some(max.min(estimate)),
             (one, other) => one.or(other),
         }

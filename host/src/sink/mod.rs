@@ -62,6 +62,13 @@ pub trait Sink: Send {
     fn watch(&mut self, shutdown: &crate::shutdown::Shutdown) {
         let _ = shutdown;
     }
+
+    /// Takes `settings`, edited in the pipeline file while it runs, from the next batch
+    /// on; returns whether it could (by default it cannot: a restart is needed).
+    fn reconfigure(&mut self, settings: &dyn SinkSettings) -> bool {
+        let _ = settings;
+        false
+    }
 }
 
 /// Every kind of sink, as `type = "..."` names them. A new sink is its own file, which

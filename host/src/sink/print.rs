@@ -6,12 +6,14 @@ use crate::render;
 use std::io::Write;
 use std::sync::Arc;
 
-/// `type = "print"`: `num`, how many records to show per batch (default 10).
+/// `type = "print"`: `num`, how many records to show per batch (default 10), and
+/// `skip_empty` (default false: a header for every batch, as Spark prints).
 pub const KIND: SinkKind = SinkKind {
     name: "print",
     read: |r, _| {
         Some(Arc::new(Print {
             num: r.integer("num", 1).map_or(10, |n| n as usize),
+            skip_empty: r.boolean("skip_empty").unwrap_or(false),
         }))
     },
 };
@@ -21,17 +23,22 @@ pub const KIND: SinkKind = SinkKind {
 pub struct Print {
     /// How many records to show per batch.
     pub num: usize,
+    /// Print nothing for a batch without records.
+    pub skip_empty: bool,
 }
 
 impl SinkSettings for Print {
     fn open(&self, _: &str, _: &str) -> anyhow::Result<Box<dyn Sink>> {
-        Ok(Box::new(PrintSink::stdout(self.num)))
+        let mut sink = PrintSink::stdout(self.num);
+        sink.skip_empty = self.skip_empty;
+        Ok(Box::new(sink))
     }
 }
 
 /// Prints the head of every batch.
 pub struct PrintSink {
     num: usize,
+    skip_empty: bool,
     out: Box<dyn Write + Send>,
     /// Set once the reader went away (`sluice run ... | head`): printing stops, the
     /// pipeline and its other sinks go on.
@@ -48,6 +55,7 @@ impl PrintSink {
     pub fn to(num: usize, out: Box<dyn Write + Send>) -> Self {
         PrintSink {
             num,
+            skip_empty: false,
             out,
             closed: false,
         }
@@ -86,6 +94,9 @@ impl Sink for PrintSink {
         if self.closed {
             return Ok(());
         }
+        if self.skip_empty && batch.partitions.iter().all(|p| p.is_empty()) {
+            return Ok(());
+        }
         let written = self
             .out
             .write_all(format_batch(batch, self.num).as_bytes())
@@ -100,6 +111,16 @@ impl Sink for PrintSink {
             }
             other => Ok(other?),
         }
+    }
+
+    fn reconfigure(&mut self, settings: &dyn SinkSettings) -> bool {
+        let any: &dyn std::any::Any = settings;
+        let Some(print) = any.downcast_ref::<Print>() else {
+            return false;
+        };
+        self.num = print.num;
+        self.skip_empty = print.skip_empty;
+        true
     }
 }
 

@@ -1,6 +1,9 @@
 //! Hot swap: replacing a plugin while the pipeline runs, state kept, with automatic
 //! rollback.
 //!
+//! - [`edits`] reads the pipeline file again when `sluice dev` sees it saved: what can
+//!   change live (a print sink's `num`, a source's `max_rate`) is applied between two
+//!   batches, the rest is reported as needing a restart.
 //! - [`watch`] notices a plugin's file (or crate sources) change.
 //! - [`prepare`] builds, hashes, compiles and validates the new version on its own
 //!   thread, off the hot path, and hands the engine a [`SwapRequest`]; a version that
@@ -13,11 +16,13 @@
 //!   swap, re-runs the batch, and the failed version's hash is refused until the file
 //!   changes again.
 
+mod edits;
 mod live;
 pub mod migrate;
 mod prepare;
 mod watch;
 
+pub use edits::{Edit, PipelineEdits};
 pub use live::LiveVersions;
 pub use prepare::SwapRequest;
 
@@ -34,6 +39,41 @@ pub enum WatchMode {
     Wasm,
     /// `sluice dev`: also plugins given as crates, rebuilt when their sources change.
     WasmAndCrates,
+}
+
+/// Changes of the sources of a pipeline's plugin crates, noticed from when it is
+/// started: `sluice dev` starts it before building, so that a fix saved during a build
+/// that fails is not missed, and waits on it while a crate does not build yet.
+pub struct CrateChanges {
+    changed: Receiver<String>,
+    _watcher: watch::PluginWatcher,
+}
+
+impl CrateChanges {
+    /// Watches every plugin of `pipeline` that is a crate.
+    pub fn start(pipeline: &Pipeline) -> anyhow::Result<Self> {
+        let targets: Vec<watch::Target> = pipeline
+            .plugins
+            .iter()
+            .filter(|p| matches!(p.path, PluginPath::Crate(_)))
+            .map(|p| watch::Target {
+                plugin: p.name.clone(),
+                path: p.path.clone(),
+            })
+            .collect();
+        let (changed_tx, changed) = crossbeam_channel::unbounded();
+        let watcher = watch::PluginWatcher::start(&targets, changed_tx)?;
+        Ok(CrateChanges {
+            changed,
+            _watcher: watcher,
+        })
+    }
+
+    /// Blocks until a source of `plugin` changed since [`start`](Self::start).
+    pub fn wait_for(&self, plugin: &str) -> anyhow::Result<()> {
+        while self.changed.recv()? != plugin {}
+        Ok(())
+    }
 }
 
 /// The hot-swap machinery of a running pipeline.

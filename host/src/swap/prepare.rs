@@ -73,15 +73,19 @@ impl Preparer {
                         return;
                     }
                     // Said once the engine has it, so that it is true when read: the
-                    // batch running now is the last on the version it replaces.
+                    // batch running now is the last on the version it replaces. That
+                    // version is read now, not before the build: a swap or a rollback
+                    // may have happened meanwhile.
+                    let replaces = self.running(&plugin);
                     tracing::info!(
                         event = "version_ready",
                         plugin = %plugin,
                         version = %hash,
+                        replaces = %replaces,
                         "plugin `{plugin}`: version {hash} ready (build {} ms, compile and validate {} ms); it replaces {} at the next batch",
                         build.as_millis(),
                         compile.as_millis(),
-                        running
+                        replaces
                     );
                 }
             }

@@ -29,16 +29,25 @@ fn absolute(path: &Path) -> PathBuf {
     })
 }
 
-/// Whether `changed` is a source of the crate at `dir`: under it, outside any `target`
-/// directory and hidden files (editor swap files, cargo's locks).
+/// Whether `changed` is a source of the crate at `dir`: its manifest, lock file or build
+/// script, or a file under `src/` that is not hidden (editor swap files). Anything else
+/// in the crate is not: build output under `target/`, and what sluice itself writes there
+/// (dead letters, sink output and checkpoints default to directories beside the
+/// pipeline file, which `sluice plugin new` puts in the crate), and the pipeline file.
 fn is_crate_source(dir: &Path, changed: &Path) -> bool {
     let Ok(relative) = changed.strip_prefix(dir) else {
         return false;
     };
-    !relative.components().any(|c| {
-        let c = c.as_os_str().to_string_lossy();
-        c == "target" || c.starts_with('.')
-    })
+    let mut parts = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy());
+    match (parts.next().as_deref(), parts.next()) {
+        (Some("Cargo.toml" | "Cargo.lock" | "build.rs"), None) => true,
+        (Some("src"), Some(next)) => {
+            !next.starts_with('.') && parts.all(|part| !part.starts_with('.'))
+        }
+        _ => false,
+    }
 }
 
 impl PluginWatcher {
@@ -89,12 +98,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn crate_sources_exclude_build_output_and_hidden_files() {
+    fn crate_sources_are_what_cargo_reads_not_what_sluice_writes() {
         let dir = Path::new("/p");
         assert!(is_crate_source(dir, Path::new("/p/src/lib.rs")));
         assert!(is_crate_source(dir, Path::new("/p/Cargo.toml")));
         assert!(!is_crate_source(dir, Path::new("/p/target/release/x.wasm")));
         assert!(!is_crate_source(dir, Path::new("/p/src/.lib.rs.swp")));
         assert!(!is_crate_source(dir, Path::new("/q/src/lib.rs")));
+        assert!(is_crate_source(dir, Path::new("/p/src/parse/mod.rs")));
+        assert!(is_crate_source(dir, Path::new("/p/build.rs")));
+        assert!(!is_crate_source(
+            dir,
+            Path::new("/p/dead-letters/1000-0.jsonl")
+        ));
+        assert!(!is_crate_source(dir, Path::new("/p/out/batch-1000")));
+        assert!(!is_crate_source(dir, Path::new("/p/pipeline.toml")));
+        assert!(!is_crate_source(dir, Path::new("/p/src/.git/index")));
     }
 }

@@ -28,7 +28,7 @@ fn run(args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("cannot start chromium ({e}): install it with `apt-get install -y chromium` , or run the tests with scripts/test, which does")
+            panic!("cannot start chromium ({e}): install it with `apt-get install -y chromium`, or run the tests with scripts/test, which does")
         });
     let pid = child.id();
     let (done, finished) = mpsc::channel();
