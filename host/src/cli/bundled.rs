@@ -161,7 +161,7 @@ mod tests {
             if path.ends_with("Cargo.toml") {
                 let text = String::from_utf8_lossy(contents);
                 assert!(
-                    !text.contains("workspace"),
+                    !text.contains("workspace = true") && !text.contains(".workspace"),
                     "{} inherits: {text}",
                     path.display()
                 );

@@ -300,6 +300,7 @@ impl Job {
             shutdown.raise();
         }
         let mut drain = Drain::default();
+        let mut idle = report::Idle::default();
         for input in queue.iter() {
             if self.stopped.is_some() {
                 // Journaled, not processed: a restart runs it.
@@ -314,7 +315,7 @@ impl Job {
             self.apply_edits(&handles);
             observers.batch_started(input.time_ms);
             let report = self.process(input, &*clock);
-            report.log();
+            idle.log(&report);
             summary.add(&report);
             observers.batch_completed(&report, &self.executor, queue.len(), clock.now_ms());
             if let Some(reason) = &self.stopped {
@@ -400,7 +401,7 @@ impl Job {
             let Some(report) = self.replay(entry, sources, clock, &mut lost) else {
                 continue;
             };
-            report.log();
+            report.log(false);
             summary.add(&report);
             observers.batch_completed(&report, &self.executor, 0, clock.now_ms());
         }

@@ -49,32 +49,46 @@ impl BatchReport {
             .join(" ")
     }
 
-    /// The log line for the batch.
-    pub fn log(&self) {
+    /// The log line for the batch, at info, or at debug when `quiet` (the event log
+    /// has it either way).
+    pub fn log(&self, quiet: bool) {
+        macro_rules! completed {
+            ($level:ident, $suffix:expr) => {
+                tracing::$level!(
+                    event = "batch_completed",
+                    batch = self.time_ms,
+                    records_in = self.total_in(),
+                    records_out = self.records_out,
+                    dead_letters = self.dead_letters,
+                    scheduling_delay_ms = self.scheduling_delay.as_millis() as u64,
+                    processing_ms = self.processing_time.as_millis() as u64,
+                    plugins = %self.lineage(),
+                    "batch {}: {} records in, {} out{}; processing {} ms, scheduling delay {} ms, total delay {} ms; plugins {}{}",
+                    self.time_ms,
+                    self.total_in(),
+                    self.records_out,
+                    if self.dead_letters > 0 {
+                        format!(", {} dead letters", self.dead_letters)
+                    } else {
+                        String::new()
+                    },
+                    self.processing_time.as_millis(),
+                    self.scheduling_delay.as_millis(),
+                    self.total_delay().as_millis(),
+                    self.lineage(),
+                    $suffix,
+                )
+            };
+        }
         match &self.error {
-            None => tracing::info!(
-                event = "batch_completed",
-                batch = self.time_ms,
-                records_in = self.total_in(),
-                records_out = self.records_out,
-                dead_letters = self.dead_letters,
-                scheduling_delay_ms = self.scheduling_delay.as_millis() as u64,
-                processing_ms = self.processing_time.as_millis() as u64,
-                plugins = %self.lineage(),
-                "batch {}: {} records in, {} out{}; processing {} ms, scheduling delay {} ms, total delay {} ms; plugins {}",
-                self.time_ms,
-                self.total_in(),
-                self.records_out,
-                if self.dead_letters > 0 {
-                    format!(", {} dead letters", self.dead_letters)
-                } else {
-                    String::new()
-                },
-                self.processing_time.as_millis(),
-                self.scheduling_delay.as_millis(),
-                self.total_delay().as_millis(),
-                self.lineage(),
+            None if quiet => completed!(debug, ""),
+            None if self.is_empty() => completed!(
+                info,
+                format!(
+                    " (no input: of the empty batches that follow, one in {IDLE_EVERY} is logged)"
+                )
             ),
+            None => completed!(info, ""),
             Some(error) => tracing::error!(
                 event = "batch_failed",
                 batch = self.time_ms,
@@ -83,6 +97,73 @@ impl BatchReport {
                 self.time_ms
             ),
         }
+    }
+
+    /// Whether the batch read and wrote nothing, and did not fail.
+    pub fn is_empty(&self) -> bool {
+        self.error.is_none() && self.total_in() == 0 && self.records_out == 0
+    }
+}
+
+/// An idle stream logs one line per this many empty batches in a row (a minute at a
+/// one-second interval), so that it says it is alive without a line every batch.
+pub const IDLE_EVERY: u64 = 60;
+
+/// Counts empty batches in a row, to log the first and then one in [`IDLE_EVERY`].
+#[derive(Debug, Default)]
+pub struct Idle {
+    empty: u64,
+}
+
+impl Idle {
+    /// Logs `report`'s line, at debug if it is an empty batch that need not be said.
+    pub fn log(&mut self, report: &BatchReport) {
+        report.log(self.quiet(report));
+    }
+
+    fn quiet(&mut self, report: &BatchReport) -> bool {
+        if report.is_empty() {
+            self.empty += 1;
+        } else {
+            self.empty = 0;
+        }
+        self.empty > 0 && self.empty % IDLE_EVERY != 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(records: u64) -> BatchReport {
+        BatchReport {
+            time_ms: 1_000,
+            records_in: vec![records],
+            records_out: records,
+            scheduling_delay: Duration::ZERO,
+            processing_time: Duration::ZERO,
+            stages: Vec::new(),
+            versions: Vec::new(),
+            dead_letters: 0,
+            checkpoint_time: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn an_idle_stream_logs_its_first_empty_batch_then_one_in_sixty() {
+        let mut idle = Idle::default();
+        assert!(!idle.quiet(&batch(5)));
+        let said = (0..130).filter(|_| !idle.quiet(&batch(0))).count();
+        assert_eq!(said, 3, "the 1st, 61st and 121st empty batches");
+        assert!(!idle.quiet(&batch(1)));
+        assert!(
+            !idle.quiet(&batch(0)),
+            "input again, then idle again: said at once"
+        );
+        let mut failed = batch(0);
+        failed.error = Some("boom".into());
+        assert!(!idle.quiet(&failed), "a failed batch is never quiet");
     }
 }
 
