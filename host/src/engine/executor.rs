@@ -30,6 +30,9 @@ pub struct StageMetrics {
     pub records_out: u64,
     /// Time spent in it, summed over partitions.
     pub time: Duration,
+    /// Its output was combined per key in the plugin (`#[flat_map(combine)]`): one
+    /// pair per distinct key and partition, not one per record the function emitted.
+    pub combined: bool,
 }
 
 /// A batch's input, read from every source and split into partitions. Kept until the
@@ -241,6 +244,10 @@ impl Executor {
             .iter()
             .map(|s| StageMetrics {
                 name: s.name.clone(),
+                combined: s
+                    .function
+                    .as_ref()
+                    .is_some_and(|f| f.function.contains(':')),
                 ..StageMetrics::default()
             })
             .collect();

@@ -257,6 +257,7 @@ mod tests {
                 records_in: records,
                 records_out: records * 3,
                 time: Duration::from_millis(10),
+                combined: false,
             }],
             plugins: vec![PluginCalls {
                 plugin: "wc".into(),

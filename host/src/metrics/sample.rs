@@ -36,6 +36,7 @@ pub fn two_batches() -> MetricsState {
                 records_in: n,
                 records_out: n * 10,
                 time: Duration::from_millis(250),
+                combined: false,
             }],
             plugins: vec![PluginCalls {
                 plugin: "wordcount".into(),

@@ -67,14 +67,21 @@ fn api_route(rest: &[&str], request: &Request, metrics: &Metrics) -> Response {
     let body = match rest {
         ["statistics"] => read(&|s| Some(json(&api::statistics(s)))),
         ["batches"] => {
-            let limit = match request.param("limit").map(str::parse::<usize>) {
-                None => None,
-                Some(Ok(n)) => Some(n),
-                Some(Err(_)) => {
-                    return Response::text(400, "limit must be a whole number of batches\n");
-                }
-            };
-            read(&|s| Some(json(&api::batches(s, limit))))
+            let mut counts = [None, None];
+            for (count, name) in counts.iter_mut().zip(["limit", "offset"]) {
+                *count = match request.param(name).map(str::parse::<usize>) {
+                    None => None,
+                    Some(Ok(n)) => Some(n),
+                    Some(Err(_)) => {
+                        return Response::text(
+                            400,
+                            format!("{name} must be a whole number of batches\n"),
+                        );
+                    }
+                };
+            }
+            let [limit, offset] = counts;
+            read(&|s| Some(json(&api::batches(s, offset.unwrap_or(0), limit))))
         }
         ["batches", id] => {
             let Ok(id) = id.parse::<u64>() else {
@@ -90,6 +97,52 @@ fn api_route(rest: &[&str], request: &Request, metrics: &Metrics) -> Response {
             read(&|s| api::receivers(s).into_iter().nth(id).map(|r| json(&r)))
         }
         ["plugins"] => read(&|s| Some(json(&api::plugins(s)))),
+        ["applications"] => read(&|s| {
+            Some(json(
+                &api::application(s, now_ms())
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            ))
+        }),
+        ["applications", id, rest @ ..] => {
+            let known = metrics.read(|s: &MetricsState| api::application_id(s).map(str::to_string));
+            if known.as_deref() != Some(percent_decoded(id).as_str()) {
+                return Response::text(
+                    404,
+                    format!(
+                        "no application `{id}`: this process runs {}; /api/v1/applications lists it\n",
+                        known.map_or("none yet".into(), |k| format!("`{k}`"))
+                    ),
+                );
+            }
+            match rest {
+                [] => read(&|s| api::application(s, now_ms()).map(|a| json(&a))),
+                ["streaming", "batches", batch, "operations", op @ ..] if op.len() <= 1 => {
+                    let Ok(batch) = batch.parse::<u64>() else {
+                        return Response::text(400, "a batch id is its batch time in ms\n");
+                    };
+                    let op = op.first().map(|o| o.parse::<usize>());
+                    read(&|s| {
+                        let operations = api::operations(s, batch)?;
+                        match &op {
+                            None => Some(json(&operations)),
+                            Some(Ok(k)) => operations.get(*k).map(json),
+                            Some(Err(_)) => None,
+                        }
+                    })
+                }
+                [
+                    "streaming",
+                    rest @ ("statistics" | "batches" | "receivers"),
+                    more @ ..,
+                ] => {
+                    let path: Vec<&str> =
+                        std::iter::once(*rest).chain(more.iter().copied()).collect();
+                    return api_route(&path, request, metrics);
+                }
+                _ => return not_found(&request.path),
+            }
+        }
         _ => return not_found(&request.path),
     };
     match body {
@@ -101,6 +154,37 @@ fn api_route(rest: &[&str], request: &Request, metrics: &Metrics) -> Response {
     }
 }
 
+/// A path segment with its `%XX` escapes decoded (an application id is the pipeline's
+/// name, which may hold spaces).
+fn percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
@@ -109,7 +193,7 @@ fn not_found(path: &str) -> Response {
     Response::text(
         404,
         format!(
-            "nothing at {path}: try /, /metrics, /api/v1/statistics, /api/v1/batches, /api/v1/receivers, /api/v1/plugins, /healthz or /readyz\n"
+            "nothing at {path}: try /, /metrics, /api/v1/statistics, /api/v1/batches, /api/v1/receivers, /api/v1/plugins, /api/v1/applications (Spark's paths), /healthz or /readyz\n"
         ),
     )
 }
@@ -156,6 +240,114 @@ mod tests {
         let missing = get(&metrics, "/nope");
         assert_eq!(missing.status, 404);
         assert!(String::from_utf8_lossy(&missing.body).contains("try /, /metrics"));
+    }
+
+    fn json_of(metrics: &Metrics, path: &str) -> serde_json::Value {
+        let response = get(metrics, path);
+        assert_eq!(response.status, 200, "{path}");
+        serde_json::from_slice(&response.body).unwrap()
+    }
+
+    #[test]
+    fn sparks_paths_serve_the_same_documents_with_sparks_field_names() {
+        let mut state = crate::metrics::sample::two_batches();
+        state.phase = Phase::Running;
+        let id = state.run.as_ref().unwrap().pipeline.clone();
+        let mut failed = state.history.last().unwrap().clone();
+        failed.time_ms += 500;
+        failed.error = Some("stage `words` (partition 1): boom".into());
+        state.history.push(failed);
+        let metrics = Metrics::of(state);
+        let apps = json_of(&metrics, "/api/v1/applications");
+        assert_eq!(apps[0]["id"], id.as_str());
+        assert_eq!(apps[0]["name"], id.as_str());
+        let attempt = &apps[0]["attempts"][0];
+        for field in [
+            "startTime",
+            "endTime",
+            "lastUpdated",
+            "duration",
+            "sparkUser",
+            "completed",
+            "appSparkVersion",
+            "startTimeEpoch",
+            "endTimeEpoch",
+            "lastUpdatedEpoch",
+        ] {
+            assert!(attempt.get(field).is_some(), "{field} in {attempt}");
+        }
+        assert_eq!(attempt["completed"], false);
+        assert_eq!(attempt["endTimeEpoch"], -1);
+        let base = format!("/api/v1/applications/{id}");
+        assert_eq!(json_of(&metrics, &base), apps[0]);
+        for (spark, own) in [
+            ("streaming/statistics", "statistics"),
+            ("streaming/batches", "batches"),
+            (
+                "streaming/batches?limit=1&offset=1",
+                "batches?limit=1&offset=1",
+            ),
+            ("streaming/batches/1001000", "batches/1001000"),
+            ("streaming/receivers", "receivers"),
+            ("streaming/receivers/0", "receivers/0"),
+        ] {
+            assert_eq!(
+                json_of(&metrics, &format!("{base}/{spark}")),
+                json_of(&metrics, &format!("/api/v1/{own}")),
+                "{spark}"
+            );
+        }
+        let paged = json_of(&metrics, "/api/v1/batches?limit=1&offset=1");
+        assert_eq!(paged[0]["batchId"], 1_001_000, "{paged}");
+        let batch = json_of(&metrics, &format!("{base}/streaming/batches/1001500"));
+        for field in [
+            "batchId",
+            "batchTime",
+            "status",
+            "batchDuration",
+            "inputSize",
+            "schedulingDelay",
+            "processingTime",
+            "totalDelay",
+            "numActiveOutputOps",
+            "numCompletedOutputOps",
+            "numFailedOutputOps",
+            "numTotalOutputOps",
+            "firstFailureReason",
+        ] {
+            assert!(batch.get(field).is_some(), "{field} in {batch}");
+        }
+        let operations = json_of(
+            &metrics,
+            &format!("{base}/streaming/batches/1001500/operations"),
+        );
+        assert_eq!(operations[0]["outputOpId"], 0);
+        assert_eq!(
+            operations[0]["failureReason"],
+            "stage `words` (partition 1): boom"
+        );
+        assert!(operations[0]["name"].is_string() && operations[0]["jobIds"].is_array());
+        assert_eq!(
+            json_of(
+                &metrics,
+                &format!("{base}/streaming/batches/1001500/operations/0")
+            ),
+            operations[0]
+        );
+        let other = get(
+            &metrics,
+            "/api/v1/applications/app-123/streaming/statistics",
+        );
+        assert_eq!(other.status, 404);
+        assert!(String::from_utf8_lossy(&other.body).contains(&format!("runs `{id}`")));
+        assert_eq!(
+            get(
+                &metrics,
+                &format!("{base}/streaming/batches/1001500/operations/9")
+            )
+            .status,
+            404
+        );
     }
 
     #[test]

@@ -39,7 +39,10 @@ pub struct Batch {
 #[serde(rename_all = "camelCase")]
 struct StageFigures {
     name: String,
+    input_records: u64,
     output_records: u64,
+    /// The output records are pairs combined per key in the plugin.
+    combined: bool,
     time: f64,
 }
 
@@ -53,13 +56,14 @@ struct PluginFigures {
     failures: BTreeMap<&'static str, u64>,
 }
 
-/// `/api/v1/batches`: the retained batches, newest first (as Spark lists them), at
-/// most `limit` of them.
-pub fn batches(state: &MetricsState, limit: Option<usize>) -> Vec<Batch> {
+/// `/api/v1/batches`: the retained batches, newest first (as Spark lists them),
+/// skipping the newest `offset` and then at most `limit` of them (the page's paging).
+pub fn batches(state: &MetricsState, offset: usize, limit: Option<usize>) -> Vec<Batch> {
     state
         .history
         .iter()
         .rev()
+        .skip(offset)
         .take(limit.unwrap_or(usize::MAX))
         .map(|b| batch(state, b))
         .collect()
@@ -113,7 +117,9 @@ fn batch(state: &MetricsState, b: &BatchRecord) -> Batch {
             .iter()
             .map(|s| StageFigures {
                 name: s.name.clone(),
+                input_records: s.records_in,
                 output_records: s.records_out,
+                combined: s.combined,
                 time: s.time.as_secs_f64() * 1e3,
             })
             .collect(),

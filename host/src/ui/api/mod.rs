@@ -2,8 +2,10 @@
 //! (`/api/v1/applications/<app>/streaming/{statistics,batches,receivers}`): the same
 //! field names and units (milliseconds, records per second, Spark's dates), so tools
 //! written against Spark read it. sluice adds fields Spark lacks (per-source and
-//! per-stage figures, plugin versions, rate limits) and `/api/v1/plugins`.
+//! per-stage figures, plugin versions, rate limits) and `/api/v1/plugins`. Spark's own
+//! paths, under `/api/v1/applications/<pipeline>/streaming/`, serve the same documents.
 
+mod applications;
 mod batches;
 mod plugins;
 mod receivers;
@@ -11,6 +13,7 @@ mod statistics;
 #[cfg(test)]
 mod tests;
 
+pub use applications::{application, application_id, operations};
 pub use batches::{batch_by_id, batches};
 pub use plugins::plugins;
 pub use receivers::receivers;

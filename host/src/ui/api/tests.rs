@@ -35,7 +35,7 @@ fn batches_come_newest_first_with_their_output_operations() {
     failed.error = Some("stage `words` (partition 1): boom".into());
     state.totals.add(&failed);
     state.history.push(failed);
-    let all = to_json(&batches(&state, None));
+    let all = to_json(&batches(&state, 0, None));
     let ids: Vec<u64> = all
         .as_array()
         .unwrap()
@@ -65,7 +65,10 @@ fn batches_come_newest_first_with_their_output_operations() {
         json!({"deadline": 1, "failed": 2})
     );
     assert_eq!(
-        to_json(&batches(&state, Some(1))).as_array().unwrap().len(),
+        to_json(&batches(&state, 0, Some(1)))
+            .as_array()
+            .unwrap()
+            .len(),
         1
     );
     assert!(batch_by_id(&state, 1_000_500).is_some());
