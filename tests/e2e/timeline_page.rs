@@ -17,6 +17,19 @@ fn section<'a>(dom: &'a str, opening: &str) -> &'a str {
     &rest[..end]
 }
 
+/// `n` with thousands separated by commas, as the page writes numbers.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[test]
 fn the_page_charts_the_batches_and_lists_them_in_a_real_browser() {
     let dir = TempDir::new("timeline");
@@ -52,6 +65,18 @@ fn the_page_charts_the_batches_and_lists_them_in_a_real_browser() {
             "{chart}: one dot per batch:\n{svg}"
         );
         assert!(svg.contains("<polyline class=\"line\""), "{chart}:\n{svg}");
+        // The time axis is labelled, and a histogram of the same batches is beside it.
+        assert!(
+            svg.matches("time-tick").count() >= 2,
+            "{chart}: batch times along the axis:\n{svg}"
+        );
+        let counts = svg
+            .split("data-counts=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("{chart} has a histogram:\n{svg}"));
+        let binned: usize = counts.split(',').map(|n| n.parse::<usize>().unwrap()).sum();
+        assert_eq!(binned, points, "{chart}: every batch in a bin: {counts}");
         if chart != "chart-input" {
             assert!(svg.contains("batch interval 200 ms"), "{chart}:\n{svg}");
         }
@@ -97,6 +122,70 @@ fn the_page_charts_the_batches_and_lists_them_in_a_real_browser() {
         bytes.len()
     );
 
+    // Paging: the table shows 15 batches; "older" shows the next 15.
+    while get_json(&http, "/api/v1/statistics")["numRetainedCompletedBatches"]
+        .as_u64()
+        .unwrap()
+        < 17
+    {
+        sluice.wait_for_batch(&|_| true);
+    }
+    let mut page = devtools::Page::open(&url);
+    page.wait_for("document.querySelectorAll('tr.batch-row').length === 15");
+    let newest: u64 = page
+        .eval("Number(document.querySelector('tr.batch-row').dataset.batch)")
+        .as_u64()
+        .unwrap();
+    page.click("#older");
+    let note = page.wait_for(
+        "(() => { const t = document.getElementById('batches-note').textContent; return t.startsWith('16–') && t; })()",
+    );
+    assert!(note.as_str().unwrap().ends_with("retained"), "{note}");
+    let older: u64 = page
+        .eval("Number(document.querySelector('tr.batch-row').dataset.batch)")
+        .as_u64()
+        .unwrap();
+    assert!(older < newest, "page 2 starts older: {older} < {newest}");
+    assert_eq!(
+        page.eval("document.getElementById('newer').disabled"),
+        false
+    );
+
+    // A batch's detail: its stages with records in and out, as the API has them.
+    page.click("tr.batch-row a.batch-link");
+    page.wait_for("document.querySelectorAll('#detail-stages tr.stage-row').length > 0");
+    let id = page.eval("location.hash.split('/')[1]");
+    let batch = get_json(&http, &format!("/api/v1/batches/{}", id.as_str().unwrap()));
+    let shown = page.eval(
+        "[...document.querySelectorAll('#detail-stages tr.stage-row')].map(r => [...r.cells].slice(0, 3).map(c => c.textContent).join('|'))",
+    );
+    let expected: Vec<String> = batch["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let out = grouped(s["outputRecords"].as_u64().unwrap());
+            format!(
+                "{}|{}|{}",
+                s["name"].as_str().unwrap(),
+                grouped(s["inputRecords"].as_u64().unwrap()),
+                if s["combined"] == true {
+                    format!("{out} pairs, combined")
+                } else {
+                    out
+                }
+            )
+        })
+        .collect();
+    assert_eq!(shown, serde_json::json!(expected));
+    assert!(
+        expected
+            .iter()
+            .any(|s| s.starts_with("words|") && s.ends_with("pairs, combined")),
+        "the word count's flat_map is combined in the plugin: {expected:?}"
+    );
+    drop(page);
+
     sluice.signal("TERM");
     sluice.finish().expect_code(0);
 }
@@ -136,6 +225,50 @@ fn a_stream_whose_batches_fail_is_shown_failing_with_the_reason_in_a_real_browse
         dom.contains("class=\"status failing\""),
         "the status pill says failing:\n{dom}"
     );
+
+    // A click on the failed batch opens its page, which says why it failed.
+    let mut page = devtools::Page::open(&format!("http://{http}/"));
+    let link = format!(
+        "tr.batch-row[data-batch=\"{}\"] a.batch-link",
+        failed["batch"]
+    );
+    page.wait_for(&format!("!!document.querySelector({link:?})"));
+    page.click(&link);
+    let reason = page.wait_for(
+        "(() => { const e = document.querySelector('#batch-failure pre'); return e && e.textContent; })()",
+    );
+    assert!(
+        reason.as_str().unwrap().contains("refusing to add"),
+        "the detail page gives the reason: {reason}"
+    );
+    assert_eq!(
+        page.eval("location.hash"),
+        format!("#batch/{}", failed["batch"]).as_str()
+    );
+    let stages = page.eval("document.querySelector('#detail-stages tbody').textContent");
+    assert!(
+        stages.as_str().unwrap().contains("the batch failed before"),
+        "{stages}"
+    );
+    let headers = page.eval(
+        "[...document.querySelectorAll('#detail-stages th')].map(c => c.textContent).join(',')",
+    );
+    assert_eq!(headers, "Stage,Records in,Records out,Time");
+    assert_eq!(
+        page.eval("document.getElementById('overview').hidden"),
+        true,
+        "the detail replaces the overview"
+    );
+    // A picture, for people: target/e2e-artifacts/batch-detail-failed.png.
+    let png = artifacts_dir().join("batch-detail-failed.png");
+    chromium::screenshot(
+        &format!("http://{http}/#batch/{}", failed["batch"]),
+        3_000,
+        &png,
+    );
+    // And back.
+    page.click("#batch-detail a.back");
+    page.wait_for("!document.getElementById('overview').hidden");
     drop(stdin);
     sluice.finish().expect_code(1);
 }

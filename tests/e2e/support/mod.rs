@@ -4,6 +4,7 @@
 
 mod broker;
 pub mod chromium;
+pub mod devtools;
 mod events;
 mod files_sink;
 pub mod http;

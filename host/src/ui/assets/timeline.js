@@ -72,7 +72,7 @@ function niceMax(max) {
 // Draws one series over the batches: a line, an area, a dot per batch, and optionally
 // the batch interval (a dashed line) and a second, dotted series (the rate limit).
 function drawChart(id, batches, value, opts) {
-  const svg = document.querySelector("#" + id + " svg");
+  const svg = document.querySelector("#" + id + " svg.timeline");
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   const width = svg.clientWidth || 560, height = svg.clientHeight || 190;
   svg.setAttribute("viewBox", "0 0 " + width + " " + height);
@@ -81,7 +81,7 @@ function drawChart(id, batches, value, opts) {
   svg.dataset.points = String(batches.length);
   if (batches.length === 0) {
     svg.appendChild(svgEl("text", { x: left, y: top + plotH / 2, class: "empty" }, "waiting for the first batch…"));
-    return;
+    return null;
   }
   const values = batches.map(value);
   const limits = opts.limit ? batches.map(opts.limit) : [];
@@ -98,10 +98,19 @@ function drawChart(id, batches, value, opts) {
     svg.appendChild(svgEl("line", { x1: left, x2: left + plotW, y1: y(v), y2: y(v), class: "axis" }));
     svg.appendChild(svgEl("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, tick(v)));
   }
-  svg.appendChild(svgEl("text", { x: left, y: height - 5, class: "tick" }, fmtTime(batches[0].batchId)));
-  if (n > 1) {
-    svg.appendChild(svgEl("text", { x: left + plotW, y: height - 5, "text-anchor": "end", class: "tick" }, fmtTime(batches[n - 1].batchId)));
-  }
+  // The time axis: the batch times of up to five evenly spaced batches.
+  const ticks = n === 1 ? [0] : [...new Set([0, 1, 2, 3, 4].map((k) => Math.round((k * (n - 1)) / 4)))];
+  ticks.forEach((i, k) => {
+    const anchor = ticks.length === 1 ? "middle" : k === 0 ? "start" : k === ticks.length - 1 ? "end" : "middle";
+    svg.appendChild(svgEl("line", { x1: x(i), x2: x(i), y1: top + plotH, y2: top + plotH + 4, class: "axis" }));
+    svg.appendChild(svgEl("text", { x: x(i), y: height - 5, "text-anchor": anchor, class: "tick time-tick" }, fmtTime(batches[i].batchId)));
+  });
+  // A failed batch: a red band across the plot, behind the series.
+  batches.forEach((b, i) => {
+    if (b.firstFailureReason) {
+      svg.appendChild(svgEl("line", { x1: x(i), x2: x(i), y1: top, y2: top + plotH, class: "failed-mark" }));
+    }
+  });
 
   const coords = values.map((v, i) => x(i).toFixed(1) + "," + y(v).toFixed(1));
   svg.appendChild(svgEl("polygon", {
@@ -125,12 +134,44 @@ function drawChart(id, batches, value, opts) {
   }
   values.forEach((v, i) => {
     const b = batches[i];
-    const dot = svgEl("circle", { cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: n > 60 ? 2 : 3,
+    const link = svgEl("a", { href: "#batch/" + b.batchId });
+    const dot = svgEl("circle", { cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: b.firstFailureReason ? 4 : n > 60 ? 2 : 3,
       class: "point" + (b.firstFailureReason ? " failed" : "") });
-    dot.appendChild(svgEl("title", {}, "batch " + fmtTime(b.batchId) + ": " + opts.tick(v)));
-    svg.appendChild(dot);
+    dot.appendChild(svgEl("title", {}, "batch " + fmtTime(b.batchId) + ": " + opts.tick(v) +
+      (b.firstFailureReason ? " (failed: " + b.firstFailureReason + ")" : "") + " · click for details"));
+    link.appendChild(dot);
+    svg.appendChild(link);
   });
   labels.forEach((label) => svg.appendChild(label));
+  return { max, top, plotH, height, tick };
+}
+
+// Beside each timeline, as Spark draws it: how many batches fell in each band of
+// values, on the timeline's own value axis.
+function drawHistogram(id, values, axis) {
+  const svg = document.querySelector("#" + id + " svg.hist");
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const width = svg.clientWidth || 140, height = svg.clientHeight || 190;
+  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+  if (!axis || values.length === 0) {
+    svg.dataset.counts = "";
+    return;
+  }
+  const BINS = 8;
+  const counts = new Array(BINS).fill(0);
+  for (const v of values) counts[Math.min(BINS - 1, Math.max(0, Math.floor((v / axis.max) * BINS)))]++;
+  svg.dataset.counts = counts.join(",");
+  const most = Math.max(...counts);
+  const left = 4, right = 28, band = axis.plotH / BINS;
+  counts.forEach((count, k) => {
+    const y = axis.top + axis.plotH - (k + 1) * band;
+    const w = most ? ((width - left - right) * count) / most : 0;
+    const bar = svgEl("rect", { x: left, y: (y + 1).toFixed(1), width: w.toFixed(1), height: Math.max(1, band - 2).toFixed(1), class: "hist-bar" });
+    bar.appendChild(svgEl("title", {}, count + " batches between " + axis.tick((axis.max * k) / BINS) + " and " + axis.tick((axis.max * (k + 1)) / BINS)));
+    svg.appendChild(bar);
+    if (count) svg.appendChild(svgEl("text", { x: left + w + 3, y: y + band / 2 + 4, class: "tick" }, String(count)));
+  });
+  svg.appendChild(svgEl("text", { x: left, y: axis.height - 5, class: "tick" }, "batches"));
 }
 
 function card(label, value, sub, tone) {
@@ -184,13 +225,25 @@ function cell(row, text, cls, title) {
   return td;
 }
 
-function renderBatches(batches) {
+// Which page of the batch table shows: 0 is the newest TABLE_BATCHES.
+let page = 0;
+
+function batchLink(b) {
+  return el("a", { href: "#batch/" + b.batchId, class: "batch-link", title: String(b.batchId) }, fmtTime(b.batchId));
+}
+
+function shorten(text, n) {
+  return text.length > n ? text.slice(0, n - 1) + "…" : text;
+}
+
+function renderBatches(shown, retained) {
   const body = document.querySelector("#batches tbody");
   body.replaceChildren();
-  const newest = batches.slice(-TABLE_BATCHES).reverse();
-  for (const b of newest) {
-    const row = el("tr", { class: "batch-row" + (b.firstFailureReason ? " failed" : "") });
-    cell(row, fmtTime(b.batchId), "", String(b.batchId));
+  for (const b of shown) {
+    const row = el("tr", { class: "batch-row" + (b.firstFailureReason ? " failed" : ""), "data-batch": String(b.batchId) });
+    const time = el("td");
+    time.appendChild(batchLink(b));
+    row.appendChild(time);
     const sizes = Object.entries(b.inputSizes).map(([s, n]) => s + ": " + fmtInt(n)).join(", ");
     cell(row, fmtInt(b.inputSize), "num", sizes);
     cell(row, fmtMs(b.schedulingDelay), "num");
@@ -201,14 +254,18 @@ function renderBatches(batches) {
     versions.appendChild(el("code", {}, b.plugins.map((p) => p.name + "@" + p.version).join(" ")));
     row.appendChild(versions);
     if (b.firstFailureReason) {
-      cell(row, "failed", "err", b.firstFailureReason);
+      cell(row, "failed: " + shorten(b.firstFailureReason, 90), "err wrap", b.firstFailureReason);
     } else {
       cell(row, "ok", "ok");
     }
     body.appendChild(row);
   }
-  document.getElementById("batches-note").textContent =
-    newest.length ? "newest " + newest.length + " of the retained batches" : "none yet";
+  const first = page * TABLE_BATCHES;
+  document.getElementById("batches-note").textContent = shown.length
+    ? (page === 0 ? "newest " + shown.length : (first + 1) + "–" + (first + shown.length)) + " of " + retained + " retained"
+    : page === 0 ? "none yet" : "none on this page";
+  document.getElementById("newer").disabled = page === 0;
+  document.getElementById("older").disabled = first + TABLE_BATCHES >= retained;
 }
 
 function renderReceivers(receivers) {
@@ -255,6 +312,16 @@ function renderPlugins(plugins) {
   }
 }
 
+// A stage's records out; a combined flat_map's are pairs already added up per key.
+function stageOut(row, s) {
+  if (s.combined) {
+    cell(row, fmtInt(s.outputRecords) + " pairs, combined", "num",
+      "the plugin added up its pairs per key in the same call (#[flat_map(combine)]): one per distinct key and partition");
+  } else {
+    cell(row, fmtInt(s.outputRecords), "num");
+  }
+}
+
 function renderStages(batches) {
   const body = document.querySelector("#stages tbody");
   body.replaceChildren();
@@ -264,7 +331,8 @@ function renderStages(batches) {
   for (const s of last.stages) {
     const row = el("tr", { class: "stage-row" });
     cell(row, s.name);
-    cell(row, fmtInt(s.outputRecords), "num");
+    cell(row, fmtInt(s.inputRecords), "num");
+    stageOut(row, s);
     cell(row, fmtMs(s.time), "num");
     const bar = el("td", { class: "bar-cell" });
     bar.appendChild(el("div", { class: "bar", style: "width:" + ((100 * s.time) / total).toFixed(1) + "%" }));
@@ -279,7 +347,7 @@ function setStatus(kind, text) {
   status.textContent = text;
 }
 
-function render(stats, batches, receivers, plugins) {
+function render(stats, batches, receivers, plugins, tablePage) {
   document.getElementById("pipeline").textContent = stats.pipeline;
   document.title = "sluice · " + stats.pipeline;
   const interval = stats.batchDuration;
@@ -289,15 +357,24 @@ function render(stats, batches, receivers, plugins) {
     return limits.length && limits.length === Object.keys(b.inputSizes).length
       ? (limits.reduce((s, l) => s + l, 0)) : null;
   };
-  drawChart("chart-input", batches, (b) => (b.inputSize * 1000) / interval, { tick: fmtRate, limit: limitOf });
-  drawChart("chart-scheduling", batches, (b) => b.schedulingDelay, { tick: fmtMs, axis: msAxis, interval });
-  drawChart("chart-processing", batches, (b) => b.processingTime, { tick: fmtMs, axis: msAxis, interval });
-  drawChart("chart-total", batches, (b) => b.totalDelay, { tick: fmtMs, axis: msAxis, interval });
+  const series = [
+    ["chart-input", (b) => (b.inputSize * 1000) / interval, { tick: fmtRate, limit: limitOf }],
+    ["chart-scheduling", (b) => b.schedulingDelay, { tick: fmtMs, axis: msAxis, interval }],
+    ["chart-processing", (b) => b.processingTime, { tick: fmtMs, axis: msAxis, interval }],
+    ["chart-total", (b) => b.totalDelay, { tick: fmtMs, axis: msAxis, interval }],
+  ];
+  for (const [id, value, opts] of series) {
+    drawHistogram(id, batches.map(value), drawChart(id, batches, value, opts));
+  }
   renderSummary(stats, batches);
-  renderBatches(batches);
+  renderBatches(tablePage || batches.slice(-TABLE_BATCHES).reverse(), stats.numRetainedCompletedBatches);
   renderReceivers(receivers);
   renderPlugins(plugins);
   renderStages(batches);
+  renderStatus(stats);
+}
+
+function renderStatus(stats) {
   const started = Date.parse(stats.startTime.replace("GMT", "Z"));
   const label = stats.status === "RUNNING" ? "running for " + fmtDuration(Date.now() - started) : stats.status.toLowerCase();
   setStatus(stats.status.toLowerCase(), label);
@@ -309,20 +386,154 @@ async function getJson(path) {
   return response.json();
 }
 
+// The batch a `#batch/ID` address asks for, if any.
+function detailId() {
+  const m = /^#batch\/(\d+)$/.exec(location.hash);
+  return m ? m[1] : null;
+}
+
+function table(headers, rows, id) {
+  const t = el("table", id ? { id } : {});
+  const head = el("tr");
+  for (const h of headers) head.appendChild(el("th", h.startsWith("#") ? { class: "num" } : {}, h.replace(/^#/, "")));
+  const thead = el("thead");
+  thead.appendChild(head);
+  t.appendChild(thead);
+  const body = el("tbody");
+  for (const r of rows) body.appendChild(r);
+  t.appendChild(body);
+  return t;
+}
+
+function renderDetail(stats, b, operations) {
+  const box = document.getElementById("batch-detail");
+  box.replaceChildren();
+  const back = el("a", { href: "#", class: "back" }, "← all batches");
+  box.appendChild(back);
+  const title = el("h2", {}, "Batch " + fmtTime(b.batchId) + " ");
+  title.appendChild(el("code", {}, String(b.batchId)));
+  title.appendChild(el("span", { class: "verdict " + (b.firstFailureReason ? "err" : "ok") }, b.firstFailureReason ? " failed" : " succeeded"));
+  box.appendChild(title);
+  if (b.firstFailureReason) {
+    const failure = el("div", { id: "batch-failure", class: "failure" });
+    failure.appendChild(el("h3", {}, "Why it failed"));
+    failure.appendChild(el("pre", {}, b.firstFailureReason));
+    failure.appendChild(el("p", { class: "note" }, "Nothing of this batch was written to the sinks: a batch's output is all or nothing." +
+      (b.deadLetters ? " Its " + fmtInt(b.deadLetters) + " input records were set aside as dead letters." : "")));
+    box.appendChild(failure);
+  }
+  const cards = el("section", { class: "cards" });
+  cards.appendChild(card("Input size", fmtInt(b.inputSize), "records"));
+  cards.appendChild(card("Output", fmtInt(b.outputSize), "records written"));
+  cards.appendChild(card("Scheduling delay", fmtMs(b.schedulingDelay)));
+  cards.appendChild(card("Processing time", fmtMs(b.processingTime)));
+  cards.appendChild(card("Total delay", fmtMs(b.totalDelay)));
+  cards.appendChild(card("Dead letters", fmtInt(b.deadLetters), "records set aside", b.deadLetters ? "bad" : ""));
+  cards.appendChild(card("Partitions", fmtInt(stats.numPartitions), "per stage"));
+  cards.appendChild(card("Queued after", fmtInt(b.queuedAfter), "batches waiting"));
+  box.appendChild(cards);
+
+  box.appendChild(el("h3", {}, "Input"));
+  box.appendChild(table(["Source", "#Records", "#Rate limit"], Object.entries(b.inputSizes).map(([source, n]) => {
+    const row = el("tr");
+    cell(row, source);
+    cell(row, fmtInt(n), "num");
+    const limit = (b.rateLimits || {})[source];
+    cell(row, limit === undefined ? "none" : fmtRate(limit) + "/s", "num");
+    return row;
+  })));
+
+  box.appendChild(el("h3", {}, "Stages"));
+  const stageRows = b.stages.map((s) => {
+    const row = el("tr", { class: "stage-row" });
+    cell(row, s.name);
+    cell(row, fmtInt(s.inputRecords), "num");
+    stageOut(row, s);
+    cell(row, fmtMs(s.time), "num");
+    return row;
+  });
+  if (stageRows.length === 0) {
+    const row = el("tr", { class: "stage-none" });
+    row.appendChild(el("td", { colspan: "4", class: "note" },
+      b.firstFailureReason ? "no stage figures: the batch failed before its stages finished (why is above)" : "no stages"));
+    stageRows.push(row);
+  }
+  box.appendChild(table(["Stage", "#Records in", "#Records out", "#Time"], stageRows, "detail-stages"));
+
+  box.appendChild(el("h3", {}, "Plugin versions"));
+  box.appendChild(table(["Plugin", "Version", "#Calls", "#Time", "#Failures"], b.plugins.map((p) => {
+    const row = el("tr");
+    cell(row, p.name);
+    const version = el("td");
+    version.appendChild(el("code", {}, p.version));
+    row.appendChild(version);
+    cell(row, fmtInt(p.calls), "num");
+    cell(row, fmtMs(p.time), "num");
+    const failures = Object.entries(p.failures);
+    const total = failures.reduce((s, [, n]) => s + n, 0);
+    cell(row, failures.length ? failures.map(([k, n]) => k + ": " + n).join(", ") : "0", "num" + (total ? " err" : ""));
+    return row;
+  })));
+
+  box.appendChild(el("h3", {}, "Output operations"));
+  box.appendChild(table(["Sink", "Status"], operations.map((o) => {
+    const row = el("tr");
+    cell(row, o.name);
+    if (o.failureReason) cell(row, "not written", "err"); else cell(row, "written", "ok");
+    return row;
+  })));
+}
+
+async function refreshDetail(id) {
+  document.getElementById("overview").hidden = true;
+  const box = document.getElementById("batch-detail");
+  box.hidden = false;
+  const stats = await getJson("/api/v1/statistics");
+  document.getElementById("pipeline").textContent = stats.pipeline;
+  renderStatus(stats);
+  const response = await fetch("/api/v1/batches/" + id, { cache: "no-store" });
+  if (response.status === 404) {
+    box.replaceChildren(el("a", { href: "#", class: "back" }, "← all batches"),
+      el("p", { class: "note" }, "Batch " + id + " is no longer retained (the newest " + stats.numRetainedCompletedBatches + " are)."));
+    return;
+  }
+  if (!response.ok) throw new Error("/api/v1/batches/" + id + " answered " + response.status);
+  const batch = await response.json();
+  const app = encodeURIComponent(stats.pipeline);
+  const operations = await getJson("/api/v1/applications/" + app + "/streaming/batches/" + id + "/operations");
+  renderDetail(stats, batch, operations);
+  document.title = "sluice · " + stats.pipeline + " · batch " + fmtTime(batch.batchId);
+}
+
+async function refreshOverview() {
+  document.getElementById("batch-detail").hidden = true;
+  document.getElementById("overview").hidden = false;
+  const requests = [
+    getJson("/api/v1/statistics"),
+    getJson("/api/v1/batches?limit=" + CHART_BATCHES),
+    getJson("/api/v1/receivers"),
+    getJson("/api/v1/plugins"),
+  ];
+  if (page > 0) requests.push(getJson("/api/v1/batches?offset=" + page * TABLE_BATCHES + "&limit=" + TABLE_BATCHES));
+  const [stats, batches, receivers, plugins, tablePage] = await Promise.all(requests);
+  render(stats, batches.reverse(), receivers, plugins, tablePage);
+}
+
+let timer = null;
+
 async function refresh() {
+  clearTimeout(timer);
   try {
-    const [stats, batches, receivers, plugins] = await Promise.all([
-      getJson("/api/v1/statistics"),
-      getJson("/api/v1/batches?limit=" + CHART_BATCHES),
-      getJson("/api/v1/receivers"),
-      getJson("/api/v1/plugins"),
-    ]);
-    render(stats, batches.reverse(), receivers, plugins);
+    const id = detailId();
+    if (id) await refreshDetail(id); else await refreshOverview();
   } catch (e) {
     setStatus("disconnected", "disconnected: " + e.message);
   } finally {
-    setTimeout(refresh, REFRESH_MS);
+    timer = setTimeout(refresh, REFRESH_MS);
   }
 }
 
+document.getElementById("newer").addEventListener("click", () => { page = Math.max(0, page - 1); refresh(); });
+document.getElementById("older").addEventListener("click", () => { page += 1; refresh(); });
+window.addEventListener("hashchange", refresh);
 refresh();
