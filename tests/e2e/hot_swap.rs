@@ -672,28 +672,28 @@ path = "out"
     assert_eq!(totals, count_words(&all));
 }
 
-#[test]
-fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
-    let dir = TempDir::new("dev");
+/// `sluice plugin new NAME` in `dir`, locked to this workspace's dependency versions so
+/// that nothing new is compiled; the crate and the target directory to build it in.
+fn plugin_crate(dir: &TempDir, name: &str) -> (std::path::PathBuf, String) {
     let target = std::env::current_exe()
         .unwrap()
         .ancestors()
         .nth(3)
         .unwrap()
         .to_path_buf();
-    let env = [("CARGO_TARGET_DIR", target.to_str().unwrap())];
-    let created = Sluice::start(&[
-        "plugin",
-        "new",
-        "shouty",
-        "--dir",
-        dir.path().to_str().unwrap(),
-    ])
-    .finish();
-    created.expect_code(0);
-    let crate_dir = dir.path().join("shouty");
-    // The same dependency versions as this workspace, so nothing new is compiled.
+    Sluice::start(&["plugin", "new", name, "--dir", dir.path().to_str().unwrap()])
+        .finish()
+        .expect_code(0);
+    let crate_dir = dir.path().join(name);
     std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    (crate_dir, target.to_str().unwrap().to_string())
+}
+
+#[test]
+fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
+    let dir = TempDir::new("dev");
+    let (crate_dir, target) = plugin_crate(&dir, "shouty");
+    let env = [("CARGO_TARGET_DIR", target.as_str())];
     let pipeline = crate_dir.join("pipeline.toml");
     let (mut sluice, mut stdin) = Sluice::start_with_env(
         &["dev", pipeline.to_str().unwrap(), "--http", "127.0.0.1:0"],
@@ -772,24 +772,8 @@ fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
 #[test]
 fn dev_waits_for_a_crate_that_does_not_build_and_applies_pipeline_edits_it_can() {
     let dir = TempDir::new("devedits");
-    let target = std::env::current_exe()
-        .unwrap()
-        .ancestors()
-        .nth(3)
-        .unwrap()
-        .to_path_buf();
-    let env = [("CARGO_TARGET_DIR", target.to_str().unwrap())];
-    Sluice::start(&[
-        "plugin",
-        "new",
-        "edity",
-        "--dir",
-        dir.path().to_str().unwrap(),
-    ])
-    .finish()
-    .expect_code(0);
-    let crate_dir = dir.path().join("edity");
-    std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    let (crate_dir, target) = plugin_crate(&dir, "edity");
+    let env = [("CARGO_TARGET_DIR", target.as_str())];
     let lib = crate_dir.join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).unwrap();
     std::fs::write(
@@ -837,24 +821,8 @@ fn dev_waits_for_a_crate_that_does_not_build_and_applies_pipeline_edits_it_can()
 #[test]
 fn plugin_commands_create_build_test_and_inspect_a_plugin() {
     let dir = TempDir::new("plugincli");
-    let target = std::env::current_exe()
-        .unwrap()
-        .ancestors()
-        .nth(3)
-        .unwrap()
-        .to_path_buf();
-    let env = [("CARGO_TARGET_DIR", target.to_str().unwrap())];
-    Sluice::start(&[
-        "plugin",
-        "new",
-        "wordy",
-        "--dir",
-        dir.path().to_str().unwrap(),
-    ])
-    .finish()
-    .expect_code(0);
-    let crate_dir = dir.path().join("wordy");
-    std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    let (crate_dir, target) = plugin_crate(&dir, "wordy");
+    let env = [("CARGO_TARGET_DIR", target.as_str())];
     let crate_path = crate_dir.to_str().unwrap();
     let run = |args: &[&str]| {
         let (sluice, stdin) = Sluice::start_with_env(args, &env);
