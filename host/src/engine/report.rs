@@ -5,7 +5,7 @@ use super::executor::StageMetrics;
 use std::time::Duration;
 
 /// One batch's figures.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BatchReport {
     /// The batch time.
     pub time_ms: u64,

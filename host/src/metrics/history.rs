@@ -1,34 +1,19 @@
 //! The recent batches, kept in full up to a bound, and the run's totals, kept forever.
 
 use super::histogram::Histogram;
-use crate::engine::{CompletedBatch, PluginCalls, StageMetrics};
+use crate::engine::{BatchReport, CompletedBatch, PluginCalls};
 use crate::plugin::CallCounts;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-/// One completed batch, as the API, the page and the status line show it.
+/// One completed batch, as the API, the page and the status line show it: the engine's
+/// report of it, and what the monitor adds at its end.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchRecord {
-    /// The batch time, ms since the Unix epoch.
-    pub time_ms: u64,
-    /// Records read, per source in pipeline order.
-    pub records_in: Vec<u64>,
-    /// Records written to sinks.
-    pub records_out: u64,
-    /// From the batch time to the start of processing.
-    pub scheduling_delay: Duration,
-    /// From the start of processing to the end of the last sink.
-    pub processing_time: Duration,
-    /// Per stage, in pipeline order.
-    pub stages: Vec<StageMetrics>,
+    /// The engine's figures: times, records in and out, stages, dead letters, error.
+    pub report: BatchReport,
     /// What each plugin version did.
     pub plugins: Vec<PluginCalls>,
-    /// Records set aside instead of failing the batch.
-    pub dead_letters: u64,
-    /// How long its checkpoint took.
-    pub checkpoint_time: Option<Duration>,
-    /// Why the batch failed, if it did.
-    pub error: Option<String>,
     /// Batches waiting when it finished.
     pub queued: usize,
     /// When it finished, ms since the Unix epoch.
@@ -40,32 +25,13 @@ pub struct BatchRecord {
 impl BatchRecord {
     /// The record of `batch`, with the sources' limits at its end.
     pub fn new(batch: &CompletedBatch<'_>, rate_limits: Vec<Option<f64>>) -> Self {
-        let report = batch.report;
         BatchRecord {
-            time_ms: report.time_ms,
-            records_in: report.records_in.clone(),
-            records_out: report.records_out,
-            scheduling_delay: report.scheduling_delay,
-            processing_time: report.processing_time,
-            stages: report.stages.clone(),
+            report: batch.report.clone(),
             plugins: batch.plugins.to_vec(),
-            dead_letters: report.dead_letters,
-            checkpoint_time: report.checkpoint_time,
-            error: report.error.clone(),
             queued: batch.queued,
             finished_ms: batch.finished_ms,
             rate_limits,
         }
-    }
-
-    /// Scheduling delay plus processing time.
-    pub fn total_delay(&self) -> Duration {
-        self.scheduling_delay + self.processing_time
-    }
-
-    /// Records read from every source.
-    pub fn total_in(&self) -> u64 {
-        self.records_in.iter().sum()
     }
 }
 
@@ -179,22 +145,22 @@ impl Totals {
     /// Adds a batch.
     pub fn add(&mut self, batch: &BatchRecord) {
         self.batches += 1;
-        self.failed += u64::from(batch.error.is_some());
-        if self.records_in.len() < batch.records_in.len() {
-            self.records_in.resize(batch.records_in.len(), 0);
+        self.failed += u64::from(batch.report.error.is_some());
+        if self.records_in.len() < batch.report.records_in.len() {
+            self.records_in.resize(batch.report.records_in.len(), 0);
         }
-        for (total, n) in self.records_in.iter_mut().zip(&batch.records_in) {
+        for (total, n) in self.records_in.iter_mut().zip(&batch.report.records_in) {
             *total += n;
         }
-        self.records_out += batch.records_out;
-        self.dead_letters += batch.dead_letters;
-        self.scheduling_delay.observe(batch.scheduling_delay);
-        self.processing_time.observe(batch.processing_time);
-        self.total_delay.observe(batch.total_delay());
-        if let Some(time) = batch.checkpoint_time {
+        self.records_out += batch.report.records_out;
+        self.dead_letters += batch.report.dead_letters;
+        self.scheduling_delay.observe(batch.report.scheduling_delay);
+        self.processing_time.observe(batch.report.processing_time);
+        self.total_delay.observe(batch.report.total_delay());
+        if let Some(time) = batch.report.checkpoint_time {
             self.checkpoint_duration.observe(time);
         }
-        for stage in &batch.stages {
+        for stage in &batch.report.stages {
             let total = match self.stages.iter_mut().find(|s| s.name == stage.name) {
                 Some(total) => total,
                 None => {
@@ -216,13 +182,13 @@ impl Totals {
             match found {
                 Some(total) => {
                     total.counts.add(&calls.counts);
-                    total.batches.1 = batch.time_ms;
+                    total.batches.1 = batch.report.time_ms;
                 }
                 None => self.plugins.push(PluginTotals {
                     plugin: calls.plugin.clone(),
                     version: calls.version.clone(),
                     counts: calls.counts,
-                    batches: (batch.time_ms, batch.time_ms),
+                    batches: (batch.report.time_ms, batch.report.time_ms),
                 }),
             }
         }
@@ -237,28 +203,35 @@ impl Totals {
                 None => self.swaps.push((plugin.clone(), version.clone(), 0)),
             }
         }
-        self.last_batch_ms = Some(batch.time_ms);
+        self.last_batch_ms = Some(batch.report.time_ms);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::StageMetrics;
 
     fn record(time_ms: u64, records: u64) -> BatchRecord {
         BatchRecord {
-            time_ms,
-            records_in: vec![records],
-            records_out: records / 2,
-            scheduling_delay: Duration::from_millis(5),
-            processing_time: Duration::from_millis(20),
-            stages: vec![StageMetrics {
-                name: "words".into(),
-                records_in: records,
-                records_out: records * 3,
-                time: Duration::from_millis(10),
-                combined: false,
-            }],
+            report: BatchReport {
+                time_ms,
+                records_in: vec![records],
+                records_out: records / 2,
+                scheduling_delay: Duration::from_millis(5),
+                processing_time: Duration::from_millis(20),
+                stages: vec![StageMetrics {
+                    name: "words".into(),
+                    records_in: records,
+                    records_out: records * 3,
+                    time: Duration::from_millis(10),
+                    combined: false,
+                }],
+                versions: Vec::new(),
+                dead_letters: 0,
+                checkpoint_time: None,
+                error: None,
+            },
             plugins: vec![PluginCalls {
                 plugin: "wc".into(),
                 version: "abc".into(),
@@ -268,9 +241,6 @@ mod tests {
                 },
                 bound: true,
             }],
-            dead_letters: 0,
-            checkpoint_time: None,
-            error: None,
             queued: 0,
             finished_ms: time_ms + 25,
             rate_limits: vec![None],
@@ -284,9 +254,9 @@ mod tests {
             history.push(record(t * 1000, t));
         }
         assert_eq!(history.len(), 3);
-        let times: Vec<u64> = history.iter().map(|b| b.time_ms).collect();
+        let times: Vec<u64> = history.iter().map(|b| b.report.time_ms).collect();
         assert_eq!(times, [3000, 4000, 5000]);
-        assert_eq!(history.last().map(|b| b.time_ms), Some(5000));
+        assert_eq!(history.last().map(|b| b.report.time_ms), Some(5000));
         assert_eq!(BatchHistory::new(0).capacity(), 1);
     }
 

@@ -117,7 +117,7 @@ pub fn render(state: &MetricsState) -> String {
         let n = state
             .history
             .last()
-            .and_then(|b| b.records_in.get(i).copied())
+            .and_then(|b| b.report.records_in.get(i).copied())
             .unwrap_or(0);
         out.sample(
             "sluice_receiver_records_per_second",

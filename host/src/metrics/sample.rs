@@ -2,7 +2,7 @@
 
 use super::history::BatchRecord;
 use super::state::{MetricsState, RunDescription};
-use crate::engine::{PluginCalls, StageMetrics};
+use crate::engine::{BatchReport, PluginCalls, StageMetrics};
 use crate::plugin::{CallCounts, FailureKind};
 use crate::source::SourceHandle;
 use std::sync::Arc;
@@ -26,18 +26,24 @@ pub fn two_batches() -> MetricsState {
         failures[FailureKind::Deadline as usize] = 1;
         failures[FailureKind::Failed as usize] = 2;
         let record = BatchRecord {
-            time_ms: t,
-            records_in: vec![n],
-            records_out: n * 2,
-            scheduling_delay: Duration::from_millis(3),
-            processing_time: Duration::from_millis(300),
-            stages: vec![StageMetrics {
-                name: "words".into(),
-                records_in: n,
-                records_out: n * 10,
-                time: Duration::from_millis(250),
-                combined: false,
-            }],
+            report: BatchReport {
+                time_ms: t,
+                records_in: vec![n],
+                records_out: n * 2,
+                scheduling_delay: Duration::from_millis(3),
+                processing_time: Duration::from_millis(300),
+                stages: vec![StageMetrics {
+                    name: "words".into(),
+                    records_in: n,
+                    records_out: n * 10,
+                    time: Duration::from_millis(250),
+                    combined: false,
+                }],
+                versions: Vec::new(),
+                dead_letters: 0,
+                checkpoint_time: None,
+                error: None,
+            },
             plugins: vec![PluginCalls {
                 plugin: "wordcount".into(),
                 version: "0123456789ab".into(),
@@ -48,9 +54,6 @@ pub fn two_batches() -> MetricsState {
                 },
                 bound: true,
             }],
-            dead_letters: 0,
-            checkpoint_time: None,
-            error: None,
             queued: 0,
             finished_ms: t + 303,
             rate_limits: vec![None],

@@ -94,8 +94,8 @@ impl MetricsState {
             .history
             .iter()
             .rev()
-            .find(|b| b.error.is_some() || b.total_in() > 0)?;
-        Some((newest.time_ms, newest.error.as_deref()?))
+            .find(|b| b.report.error.is_some() || b.report.total_in() > 0)?;
+        Some((newest.report.time_ms, newest.report.error.as_deref()?))
     }
 
     /// The batch interval in ms (1000 before the run starts).

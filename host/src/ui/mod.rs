@@ -254,8 +254,8 @@ mod tests {
         state.phase = Phase::Running;
         let id = state.run.as_ref().unwrap().pipeline.clone();
         let mut failed = state.history.last().unwrap().clone();
-        failed.time_ms += 500;
-        failed.error = Some("stage `words` (partition 1): boom".into());
+        failed.report.time_ms += 500;
+        failed.report.error = Some("stage `words` (partition 1): boom".into());
         state.history.push(failed);
         let metrics = Metrics::of(state);
         let apps = json_of(&metrics, "/api/v1/applications");
@@ -355,8 +355,8 @@ mod tests {
         let mut state = crate::metrics::sample::two_batches();
         state.phase = Phase::Running;
         let mut failed = state.history.last().unwrap().clone();
-        failed.time_ms += 500;
-        failed.error = Some("stage `words` (partition 1): boom".into());
+        failed.report.time_ms += 500;
+        failed.report.error = Some("stage `words` (partition 1): boom".into());
         state.history.push(failed.clone());
         let metrics = Metrics::of(state);
         let readyz = get(&metrics, "/readyz");
@@ -378,9 +378,9 @@ mod tests {
         state.phase = Phase::Running;
         state.history.push(failed.clone());
         let mut empty = failed.clone();
-        empty.time_ms += 500;
-        empty.error = None;
-        empty.records_in = vec![0];
+        empty.report.time_ms += 500;
+        empty.report.error = None;
+        empty.report.records_in = vec![0];
         state.history.push(empty.clone());
         let metrics = Metrics::of(state);
         assert_eq!(get(&metrics, "/readyz").status, 503);
@@ -388,8 +388,8 @@ mod tests {
         state.phase = Phase::Running;
         state.history.push(failed.clone());
         let mut fine = empty;
-        fine.time_ms += 500;
-        fine.records_in = vec![7];
+        fine.report.time_ms += 500;
+        fine.report.records_in = vec![7];
         state.history.push(fine);
         let metrics = Metrics::of(state);
         assert_eq!(get(&metrics, "/readyz").status, 200);

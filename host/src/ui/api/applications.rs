@@ -85,7 +85,7 @@ pub struct OutputOperation {
 
 /// The output operations of the retained batch `id`.
 pub fn operations(state: &MetricsState, id: u64) -> Option<Vec<OutputOperation>> {
-    let batch = state.history.iter().find(|b| b.time_ms == id)?;
+    let batch = state.history.iter().find(|b| b.report.time_ms == id)?;
     let sinks = state.run.as_ref().map_or(&[][..], |r| &r.sinks[..]);
     Some(
         sinks
@@ -95,7 +95,7 @@ pub fn operations(state: &MetricsState, id: u64) -> Option<Vec<OutputOperation>>
                 output_op_id: i,
                 name: sink.clone(),
                 description: format!("sink `{sink}`"),
-                failure_reason: batch.error.clone(),
+                failure_reason: batch.report.error.clone(),
                 job_ids: Vec::new(),
             })
             .collect(),

@@ -74,7 +74,7 @@ pub fn batch_by_id(state: &MetricsState, id: u64) -> Option<Batch> {
     state
         .history
         .iter()
-        .find(|b| b.time_ms == id)
+        .find(|b| b.report.time_ms == id)
         .map(|b| batch(state, b))
 }
 
@@ -83,36 +83,37 @@ fn batch(state: &MetricsState, b: &BatchRecord) -> Batch {
         .run
         .as_ref()
         .map_or((&[][..], 0), |r| (&r.sources[..], r.sinks.len()));
-    let failed = b.error.is_some();
+    let failed = b.report.error.is_some();
     Batch {
-        batch_id: b.time_ms,
-        batch_time: spark_date(b.time_ms),
+        batch_id: b.report.time_ms,
+        batch_time: spark_date(b.report.time_ms),
         status: "COMPLETED",
         batch_duration: state.interval_ms(),
-        input_size: b.total_in(),
-        scheduling_delay: ms(b.scheduling_delay),
-        processing_time: ms(b.processing_time),
-        total_delay: ms(b.total_delay()),
+        input_size: b.report.total_in(),
+        scheduling_delay: ms(b.report.scheduling_delay),
+        processing_time: ms(b.report.processing_time),
+        total_delay: ms(b.report.total_delay()),
         num_active_output_ops: 0,
         // A batch's output is all or nothing: every sink wrote, or none did.
         num_completed_output_ops: if failed { 0 } else { outputs },
         num_failed_output_ops: if failed { outputs } else { 0 },
         num_total_output_ops: outputs,
-        first_failure_reason: b.error.clone(),
+        first_failure_reason: b.report.error.clone(),
         input_sizes: sources
             .iter()
-            .zip(&b.records_in)
+            .zip(&b.report.records_in)
             .map(|(s, &n)| (s.name().to_string(), n))
             .collect(),
-        output_size: b.records_out,
+        output_size: b.report.records_out,
         rate_limits: sources
             .iter()
             .zip(&b.rate_limits)
             .filter_map(|(s, limit)| Some((s.name().to_string(), (*limit)?)))
             .collect(),
-        dead_letters: b.dead_letters,
+        dead_letters: b.report.dead_letters,
         queued_after: b.queued,
         stages: b
+            .report
             .stages
             .iter()
             .map(|s| StageFigures {

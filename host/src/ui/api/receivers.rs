@@ -46,8 +46,8 @@ pub fn receivers(state: &MetricsState) -> Vec<Receiver> {
                 .history
                 .iter()
                 .map(|b| {
-                    let n = b.records_in.get(i).copied().unwrap_or(0);
-                    (b.time_ms, n as f64 / interval_secs)
+                    let n = b.report.records_in.get(i).copied().unwrap_or(0);
+                    (b.report.time_ms, n as f64 / interval_secs)
                 })
                 .collect();
             let avg_event_rate = (!event_rates.is_empty()).then(|| {

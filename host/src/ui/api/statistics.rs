@@ -2,7 +2,7 @@
 //! `StreamingStatistics`.
 
 use super::{average, ms};
-use crate::metrics::{BatchRecord, MetricsState, Phase};
+use crate::metrics::{MetricsState, Phase};
 use crate::ui::dates::spark_date;
 use serde::Serialize;
 
@@ -52,7 +52,7 @@ pub fn statistics(state: &MetricsState) -> Statistics {
     };
     let records: u64 = totals.records_in.iter().sum();
     let input_rate = (!history.is_empty()).then(|| {
-        let records: u64 = history.iter().map(BatchRecord::total_in).sum();
+        let records: u64 = history.iter().map(|b| b.report.total_in()).sum();
         records as f64 * 1000.0 / (history.len() as u64 * interval_ms) as f64
     });
     Statistics {
@@ -69,9 +69,9 @@ pub fn statistics(state: &MetricsState) -> Statistics {
         num_processed_records: records,
         num_received_records: records,
         avg_input_rate: input_rate,
-        avg_scheduling_delay: average(history.iter().map(|b| ms(b.scheduling_delay))),
-        avg_processing_time: average(history.iter().map(|b| ms(b.processing_time))),
-        avg_total_delay: average(history.iter().map(|b| ms(b.total_delay()))),
+        avg_scheduling_delay: average(history.iter().map(|b| ms(b.report.scheduling_delay))),
+        avg_processing_time: average(history.iter().map(|b| ms(b.report.processing_time))),
+        avg_total_delay: average(history.iter().map(|b| ms(b.report.total_delay()))),
         pipeline: state
             .run
             .as_ref()

@@ -31,8 +31,8 @@ fn statistics_use_spark_names_and_units() {
 fn batches_come_newest_first_with_their_output_operations() {
     let mut state = two_batches();
     let mut failed = state.history.last().unwrap().clone();
-    failed.time_ms += 500;
-    failed.error = Some("stage `words` (partition 1): boom".into());
+    failed.report.time_ms += 500;
+    failed.report.error = Some("stage `words` (partition 1): boom".into());
     state.totals.add(&failed);
     state.history.push(failed);
     let all = to_json(&batches(&state, 0, None));
