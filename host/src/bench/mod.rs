@@ -3,11 +3,14 @@
 //!
 //! Every workload runs natively (single thread, plain Rust, no wasm, no engine) and
 //! through sluice (in-memory batches, the example plugins, the real engine, no I/O) at
-//! one partition and at one per core. The fixed cost of a batch and the start-up time
-//! are measured apart. Figures are printed, never asserted: this is a benchmark, not a
+//! one partition and at one per core. The word count also runs end to end, as users run
+//! it (`end_to_end`: files in a directory, the batch loop, the files sink), against a
+//! native baseline that does the same I/O. The fixed cost of a batch (in memory and end
+//! to end) and the start-up time are measured apart. Figures are printed, never asserted: this is a benchmark, not a
 //! test.
 
 mod data;
+mod end_to_end;
 mod engine;
 mod native;
 mod startup;
@@ -171,6 +174,13 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
         .into_iter()
         .find(|ms| p99 <= Duration::from_millis(*ms))
         .unwrap_or(1_000);
+    eprintln!("word count end to end (directory source, files sink)...");
+    let native_e2e = rate(words.len(), end_to_end::native_word_count(&words)?);
+    let one_e2e = end_to_end::run(&plugins, WORD_COUNT, &words, 1, 10)?;
+    let all_e2e = end_to_end::run(&plugins, WORD_COUNT, &words, cores, 10)?;
+    eprintln!("fixed cost of a batch end to end...");
+    let tiny_e2e = data::tiny(200, 10);
+    let fixed_e2e = end_to_end::run(&plugins, THREE_STAGES, &tiny_e2e, 2, 10)?;
     eprintln!("start-up...");
     let startup = startup::measure(&plugins)?;
 
@@ -198,9 +208,42 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
     }
     println!();
     println!(
+        "End to end: the word count over {} files of {} lines in a directory, the batch loop, the files sink (synced batch directories); sluice's rate is per second of batch processing time, the native baseline reads, counts and writes each file on one thread",
+        words.batches.len(),
+        words.batches.first().map_or(0, Vec::len)
+    );
+    println!();
+    println!(
+        "| workload | native, 1 thread, same I/O | sluice, 1 partition | ratio | sluice, {cores} partitions | ratio | scaling | CPU per 1,000 lines, 1 / {cores} partitions |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let (one, all) = (
+        rate(words.len(), one_e2e.processing),
+        rate(words.len(), all_e2e.processing),
+    );
+    let per_thousand = |m: &end_to_end::Measured| micros(m.cpu) * 1000.0 / words.len() as f64;
+    println!(
+        "| word count, end to end | {} | {} | {:.2} | {} | {:.2} | {:.2}x | {:.0} us / {:.0} us |",
+        fmt_rate(native_e2e),
+        fmt_rate(one),
+        one / native_e2e,
+        fmt_rate(all),
+        all / native_e2e,
+        all / one,
+        per_thousand(&one_e2e),
+        per_thousand(&all_e2e)
+    );
+    println!();
+    println!(
         "fixed cost of a batch (3 stages, 2 partitions, 10 lines): mean {:.0} us, p99 {:.0} us; keeps up with a {keeps_up} ms batch interval",
         micros(mean),
         micros(p99)
+    );
+    println!(
+        "fixed cost of a batch end to end (10-line files, 3 stages, 2 partitions, files sink): processing {:.0} us and CPU {:.0} us per batch, mean of {}",
+        micros(fixed_e2e.processing) / fixed_e2e.batches.max(1) as f64,
+        micros(fixed_e2e.cpu) / fixed_e2e.batches.max(1) as f64,
+        fixed_e2e.batches
     );
     println!(
         "start-up of `sluice run` (word count, .wasm plugins) to the first batch boundary: {} ms with compiled plugins cached, {} ms without",
