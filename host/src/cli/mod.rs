@@ -93,13 +93,14 @@ pub enum Command {
         http: Option<String>,
     },
     /// Measure sluice against native Rust on the same data (throughput at one partition
-    /// and at one per core, the fixed cost of a batch, start-up) and print a table.
+    /// and at one per core, in memory and end to end through a directory and the files
+    /// sink, the fixed cost of a batch, start-up) and print a table.
     Bench {
         /// Lines of input (10 words each) for the throughput workloads.
         #[arg(long, default_value_t = 1_000_000)]
         lines: usize,
-        /// Batches the input is cut into.
-        #[arg(long, default_value_t = 10)]
+        /// Batches the input is cut into (20: batches of 50,000 lines).
+        #[arg(long, default_value_t = 20)]
         batches: usize,
     },
     /// Create, build, test and inspect plugins.
