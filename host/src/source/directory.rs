@@ -7,12 +7,12 @@
 //! lines fit the batch's allowance (a file is never split). Counting a waiting file's
 //! lines reads it once more; without a limit nothing is counted.
 
+use super::file_lines::{count_lines, read_files};
 use super::{Cut, Descriptor, Opening, Source, SourceBatch, SourceHandle};
 use super::{SourceKind, SourceSettings};
 use crate::rate::BatchMeter;
 use crate::record::Records;
 use crate::settings::{Reading, TableReader, resolve};
-use rayon::prelude::*;
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -220,52 +220,6 @@ impl Cut for FilesCut {
     }
 }
 
-/// The lines of `files`, in order, split evenly into `partitions` partitions.
-pub(super) fn read_files(files: &[PathBuf], partitions: usize) -> Vec<Records> {
-    let read: Vec<Records> = files.par_iter().map(|f| read_lines(f)).collect();
-    Records::concat(&read).split(partitions)
-}
-
-/// How many records [`read_lines`] makes of a file, without making them.
-fn count_lines(path: &Path) -> u64 {
-    match std::fs::read(path) {
-        Ok(bytes) if bytes.is_empty() => 0,
-        Ok(bytes) => {
-            let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-            body.iter().filter(|&&b| b == b'\n').count() as u64 + 1
-        }
-        Err(_) => 0,
-    }
-}
-
-/// Reads a file's lines as string records. Invalid UTF-8 is replaced rather than
-/// dropped; an unreadable file is reported and yields nothing.
-pub fn read_lines(path: &Path) -> Records {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            tracing::error!(
-                "cannot read {}: {e}; its lines are not in this batch",
-                path.display()
-            );
-            return Records::new();
-        }
-    };
-    let mut records = Records::with_capacity(bytes.len() + bytes.len() / 16);
-    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-    if bytes.is_empty() {
-        return records;
-    }
-    for line in body.split(|b| *b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        match std::str::from_utf8(line) {
-            Ok(text) => records.push_str(text),
-            Err(_) => records.push_str(&String::from_utf8_lossy(line)),
-        }
-    }
-    records
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,8 +242,8 @@ mod tests {
             panic!()
         };
         assert_eq!(second, vec![dir.join("b.txt")]);
-        assert_eq!(read_lines(&second[0]).len(), 1);
-        assert_eq!(read_lines(&first[0]).len(), 2);
+        assert_eq!(count_lines(&second[0]), 1);
+        assert_eq!(count_lines(&first[0]), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

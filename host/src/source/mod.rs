@@ -16,6 +16,7 @@
 //! wait before they read, the others take less at a cut.
 
 mod directory;
+mod file_lines;
 mod generator;
 mod handle;
 mod kafka;
@@ -165,7 +166,7 @@ fn replay_described(
                     gone.display()
                 );
             }
-            Ok(directory::read_files(files, partitions))
+            Ok(file_lines::read_files(files, partitions))
         }
         (Descriptor::Generated { from, to, .. }, Some(generator)) => {
             Ok(generator::generate(generator, *from..*to, partitions))
