@@ -155,6 +155,27 @@ pub fn run(
     })
 }
 
+/// What the files sink's exactly-once protocol costs a batch with nothing else to do:
+/// a staging directory, `parts` part files and `_SUCCESS` written and synced, the
+/// directory synced, renamed into place and its parent synced. The mean over `batches`.
+pub fn sync_floor(parts: usize, batches: usize) -> anyhow::Result<Duration> {
+    let scratch = Scratch::new("sync")?;
+    let out = scratch.0.join("out");
+    let started = Instant::now();
+    for b in 0..batches {
+        let temp = out.join(format!(".batch-{b}.tmp"));
+        std::fs::create_dir(&temp)?;
+        for p in 0..parts {
+            durable::write_synced(&temp.join(format!("part-{p:05}.jsonl")), b"[\"a\",1]\n")?;
+        }
+        durable::write_synced(&temp.join("_SUCCESS"), b"{}")?;
+        durable::sync_dir(&temp)?;
+        durable::rename(&temp, &out.join(format!("batch-{b}")))?;
+        durable::sync_dir(&out)?;
+    }
+    Ok(started.elapsed() / batches.max(1) as u32)
+}
+
 /// The native word count with the same I/O: per file, read it, count its words, write
 /// the counts to a file that is synced and renamed into place. Returns the time taken.
 pub fn native_word_count(data: &Dataset) -> anyhow::Result<Duration> {

@@ -181,6 +181,7 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
     eprintln!("fixed cost of a batch end to end...");
     let tiny_e2e = data::tiny(200, 10);
     let fixed_e2e = end_to_end::run(&plugins, THREE_STAGES, &tiny_e2e, 2, 10)?;
+    let sync_floor = end_to_end::sync_floor(2, 200)?;
     eprintln!("start-up...");
     let startup = startup::measure(&plugins)?;
 
@@ -244,6 +245,10 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
         micros(fixed_e2e.processing) / fixed_e2e.batches.max(1) as f64,
         micros(fixed_e2e.cpu) / fixed_e2e.batches.max(1) as f64,
         fixed_e2e.batches
+    );
+    println!(
+        "  of which the files sink's exactly-once protocol alone (stage a directory, write and fsync 2 parts and _SUCCESS, fsync it, rename it, fsync the parent), done natively: {:.0} us of wall time per batch",
+        micros(sync_floor)
     );
     println!(
         "start-up of `sluice run` (word count, .wasm plugins) to the first batch boundary: {} ms with compiled plugins cached, {} ms without",
