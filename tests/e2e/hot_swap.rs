@@ -791,13 +791,18 @@ fn dev_waits_for_a_crate_that_does_not_build_and_applies_pipeline_edits_it_can()
     stdin.write_all(b"a b c d e\n").unwrap();
     stdin.flush().unwrap();
     sluice.wait_for_nonempty_batch();
-    // A key that applies live, and one that needs a restart.
+    // Keys that apply live (a print sink's num, a plugin's deadline), and one that needs
+    // a restart.
     let text = std::fs::read_to_string(&pipeline).unwrap();
-    let edited =
-        format!("{text}num = 2\n").replace("batch_interval = \"1s\"", "batch_interval = \"2s\"");
+    let edited = format!("{text}num = 2\n")
+        .replace("batch_interval = \"1s\"", "batch_interval = \"2s\"")
+        .replace("path = \".\"", "path = \".\"\ndeadline = \"5s\"");
     std::fs::write(&pipeline, edited).unwrap();
     let restart = sluice.wait_for_event("pipeline_edit_needs_restart");
     assert_eq!(restart["keys"], "pipeline.batch_interval", "{restart}");
+    sluice.wait_for_event_where("pipeline_edit_applied", &|e| {
+        e["key"] == "plugins.edity.deadline"
+    });
     sluice.wait_for_event_where("pipeline_edit_applied", &|e| e["key"] == "sinks.out.num");
     // A file that does not load is reported, and nothing of it applied.
     std::fs::write(&pipeline, "[pipeline\n").unwrap();

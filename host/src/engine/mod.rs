@@ -232,6 +232,17 @@ impl Job {
                     .find(|h| h.name() == source)
                     .map(|h| h.limit().set_max_rate(*max_rate))
                     .is_some(),
+                Edit::PluginLimits { plugin, limits, .. } => {
+                    match self.plugins.set_limits(plugin, *limits, &mut self.executor) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::error!(
+                                "plugin `{plugin}`: cannot run it under the edited limits ({e:#}); it keeps its limits"
+                            );
+                            false
+                        }
+                    }
+                }
             };
             if applied {
                 tracing::info!(

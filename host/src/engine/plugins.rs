@@ -9,13 +9,14 @@
 use super::executor::{Executor, StageMetrics};
 use super::versions::Recovered;
 use crate::checkpoint::PluginLog;
-use crate::config::Pipeline;
+use crate::config::{Limits, Pipeline};
 use crate::operator::StageError;
 use crate::operator::StageFailure;
 use crate::plugin::{PluginVersion, Registry, Runtime};
 use crate::state::StageState;
 use crate::swap::migrate::migrate_stages;
 use crate::swap::{HotSwap, SwapRequest, WatchMode};
+use anyhow::Context as _;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -187,6 +188,30 @@ impl Plugins {
         if let Some(hot_swap) = &self.hot_swap {
             hot_swap.publish(&self.registry);
         }
+    }
+
+    /// Runs `plugin` under `limits` from the next batch: the same module (same hash),
+    /// loaded again with them (its compiled code comes from the cache).
+    pub fn set_limits(
+        &mut self,
+        plugin: &str,
+        limits: Limits,
+        executor: &mut Executor,
+    ) -> anyhow::Result<()> {
+        let current = self
+            .registry
+            .get(plugin)
+            .with_context(|| format!("no plugin `{plugin}` runs"))?;
+        let version = Arc::new(PluginVersion::load(
+            &self.runtime,
+            plugin,
+            current.bytes(),
+            limits,
+        )?);
+        executor.rebind(plugin, &version);
+        self.registry = self.registry.with(plugin, version);
+        self.publish_live();
+        Ok(())
     }
 
     /// Records `version` as the live one of its plugin, for a restart.

@@ -1,11 +1,12 @@
 //! Edits of the pipeline file while `sluice dev` runs. A saved file is read again; if it
 //! loads, every key whose value changed is either applied at the next batch boundary
-//! (the keys in [`live_edit`]: a print sink's `num`, a source's `max_rate`) or reported
+//! (the keys in [`live_edit`]: a print sink's `num` and `skip_empty`, a source's
+//! `max_rate`, a plugin's `memory_limit` and `deadline`) or reported
 //! as needing a restart, by name; a file that does not load is reported with its
 //! diagnostics. Either way the running pipeline goes on as it was for everything not
 //! applied.
 
-use crate::config::{self, Pipeline};
+use crate::config::{self, Limits, Pipeline};
 use crate::sink::{Print, SinkSettings};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -27,6 +28,15 @@ pub enum Edit {
         /// The key that changed, for the log.
         key: String,
     },
+    /// New `memory_limit` and `deadline` for a plugin.
+    PluginLimits {
+        /// The plugin.
+        plugin: String,
+        /// Its new limits.
+        limits: Limits,
+        /// The key that changed, for the log.
+        key: String,
+    },
     /// A new `max_rate` for a source.
     MaxRate {
         /// The source.
@@ -42,7 +52,9 @@ impl Edit {
     /// The pipeline-file key this edit applies.
     pub fn key(&self) -> &str {
         match self {
-            Edit::Sink { key, .. } | Edit::MaxRate { key, .. } => key,
+            Edit::Sink { key, .. } | Edit::MaxRate { key, .. } | Edit::PluginLimits { key, .. } => {
+                key
+            }
         }
     }
 }
@@ -193,7 +205,16 @@ impl Reader {
 fn live_edit(running: &Pipeline, edited: &Pipeline, key: &str) -> Option<Edit> {
     let parts: Vec<&str> = key.split('.').collect();
     match parts.as_slice() {
-        ["sinks", name, "num"] => {
+        ["plugins", name, "memory_limit" | "deadline"] => {
+            running.plugins.iter().find(|p| p.name == *name)?;
+            let after = edited.plugins.iter().find(|p| p.name == *name)?;
+            Some(Edit::PluginLimits {
+                plugin: name.to_string(),
+                limits: after.limits,
+                key: key.to_string(),
+            })
+        }
+        ["sinks", name, "num" | "skip_empty"] => {
             let before = running.sinks.iter().find(|s| s.name == *name)?;
             let after = edited.sinks.iter().find(|s| s.name == *name)?;
             (before.settings_as::<Print>().is_some() && after.settings_as::<Print>().is_some())
@@ -228,6 +249,11 @@ fn apply_to(pipeline: &mut Pipeline, edit: &Edit) {
         } => {
             if let Some(spec) = pipeline.sources.iter_mut().find(|s| s.name == *source) {
                 spec.rate.max_rate = *max_rate;
+            }
+        }
+        Edit::PluginLimits { plugin, limits, .. } => {
+            if let Some(spec) = pipeline.plugins.iter_mut().find(|p| p.name == *plugin) {
+                spec.limits = *limits;
             }
         }
     }

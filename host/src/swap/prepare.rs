@@ -142,7 +142,14 @@ impl Preparer {
             return None;
         }
         let compiling = Instant::now();
-        let version = match PluginVersion::load(&self.runtime, plugin, &bytes, spec.limits) {
+        // The running version's limits: an edit of the pipeline file may have changed
+        // them since this thread's copy of it was made.
+        let limits = self
+            .live
+            .registry()
+            .get(plugin)
+            .map_or(spec.limits, |v| v.limits());
+        let version = match PluginVersion::load(&self.runtime, plugin, &bytes, limits) {
             Ok(version) => Arc::new(version),
             Err(e) => {
                 tracing::error!("plugin `{plugin}`: new version {hash} refused: {e}; {keeps}");
