@@ -150,7 +150,11 @@ pub fn artifact(spec: &PluginSpec) -> Result<PathBuf, LoadError> {
     match &spec.path {
         PluginPath::Wasm(path) => Ok(path.clone()),
         PluginPath::Crate(dir) => {
-            tracing::info!("building plugin `{}` from {}", spec.name, dir.display());
+            tracing::info!(
+                "building plugin `{}` from {}",
+                spec.name,
+                std::path::absolute(dir).as_deref().unwrap_or(dir).display()
+            );
             build_crate(dir).map_err(|source| LoadError::Build {
                 plugin: spec.name.clone(),
                 source,

@@ -110,7 +110,10 @@ impl HotSwap {
                 plugin = %target.plugin,
                 "watching plugin `{}` at {}",
                 target.plugin,
-                target.path.path().display()
+                std::path::absolute(target.path.path())
+                    .as_deref()
+                    .unwrap_or(target.path.path())
+                    .display()
             );
         }
         prepare::spawn(prepare::Preparer {
