@@ -68,15 +68,27 @@ pub fn ensure_wasm_target() -> Result<(), BuildError> {
     }
 }
 
+/// The release profile every plugin is built with, whatever its crate says: whole-program
+/// optimisation (fat LTO, one codegen unit). A plugin is one small module, so this costs
+/// seconds of build, and in wasm it runs about 10% faster (`sluice bench`, the example
+/// plugins with and without it). The end-to-end tests build with the same flags, so that
+/// their builds and sluice's share one cache.
+pub const PROFILE: [&str; 4] = [
+    "--config",
+    "profile.release.lto=true",
+    "--config",
+    "profile.release.codegen-units=1",
+];
+
 /// Builds the crate in `dir` for wasm in release mode and returns the `.wasm` path.
 /// cargo's progress and errors go to this process's stderr, as they would in a
 /// terminal.
 pub fn build_crate(dir: &Path) -> Result<PathBuf, BuildError> {
     ensure_wasm_target()?;
     let output = cargo()
+        .args(["build", "--release"])
+        .args(PROFILE)
         .args([
-            "build",
-            "--release",
             "--target",
             WASM_TARGET,
             "--message-format=json-render-diagnostics",

@@ -87,6 +87,15 @@ const PLUGINS: [&str; 7] = [
     "totals",
 ];
 
+/// The profile sluice builds every plugin with (`plugin::build::PROFILE` in the host):
+/// the tests build the same way, so that their builds and sluice's share one cache.
+const PLUGIN_PROFILE: [&str; 4] = [
+    "--config",
+    "profile.release.lto=true",
+    "--config",
+    "profile.release.codegen-units=1",
+];
+
 /// The compiled `.wasm` of a plugin crate of this workspace (example or fixture), all
 /// built once per test run.
 pub fn plugin_wasm(name: &str) -> PathBuf {
@@ -94,6 +103,7 @@ pub fn plugin_wasm(name: &str) -> PathBuf {
     let dir = BUILT.get_or_init(|| {
         let status = cargo()
             .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+            .args(PLUGIN_PROFILE)
             .args(PLUGINS.iter().flat_map(|p| ["-p", p]))
             .status()
             .expect("cargo runs");
@@ -131,6 +141,7 @@ pub fn plugin_variant(package: &str, features: &str) -> PathBuf {
         "-p",
         package,
     ]);
+    build.args(PLUGIN_PROFILE);
     if !features.is_empty() {
         build.args(["--features", features]);
     }
