@@ -672,6 +672,18 @@ path = "out"
     assert_eq!(totals, count_words(&all));
 }
 
+/// Writes a syntax error into the template's `src/lib.rs` at `lib`; returns the source
+/// as it was.
+fn break_the_build(lib: &std::path::Path) -> String {
+    let source = std::fs::read_to_string(lib).unwrap();
+    std::fs::write(
+        lib,
+        source.replace("word.to_lowercase()", "word.to_lowercase("),
+    )
+    .unwrap();
+    source
+}
+
 /// `sluice plugin new NAME` in `dir`, locked to this workspace's dependency versions so
 /// that nothing new is compiled; the crate and the target directory to build it in.
 fn plugin_crate(dir: &TempDir, name: &str) -> (std::path::PathBuf, String) {
@@ -720,13 +732,8 @@ fn dev_rebuilds_an_edited_crate_and_swaps_it_in() {
     say(&mut stdin, &mut sluice);
     let first = version();
     let lib = crate_dir.join("src/lib.rs");
-    let source = std::fs::read_to_string(&lib).unwrap();
     // A change that does not compile: the compiler's error is shown, the old version runs.
-    std::fs::write(
-        &lib,
-        source.replace("word.to_lowercase()", "word.to_lowercase("),
-    )
-    .unwrap();
+    let source = break_the_build(&lib);
     sluice.wait_for_log("the new version cannot be used");
     say(&mut stdin, &mut sluice);
     std::fs::write(
@@ -775,12 +782,7 @@ fn dev_waits_for_a_crate_that_does_not_build_and_applies_pipeline_edits_it_can()
     let (crate_dir, target) = plugin_crate(&dir, "edity");
     let env = [("CARGO_TARGET_DIR", target.as_str())];
     let lib = crate_dir.join("src/lib.rs");
-    let source = std::fs::read_to_string(&lib).unwrap();
-    std::fs::write(
-        &lib,
-        source.replace("word.to_lowercase()", "word.to_lowercase("),
-    )
-    .unwrap();
+    let source = break_the_build(&lib);
     let pipeline = crate_dir.join("pipeline.toml");
     let (mut sluice, mut stdin) =
         Sluice::start_with_env(&["dev", pipeline.to_str().unwrap()], &env);

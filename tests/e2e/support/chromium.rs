@@ -6,30 +6,38 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 
+/// Headless, and off the network: no updates, sync or background requests.
+pub const FLAGS: [&str; 10] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+];
+
+/// What to say when chromium cannot be started.
+pub fn missing(e: std::io::Error) -> ! {
+    panic!(
+        "cannot start chromium ({e}): install it with `apt-get install -y chromium`, or run the tests with scripts/test, which does"
+    )
+}
+
 fn run(args: &[&str]) -> Output {
     let profile = TempDir::new("chromium-profile");
     let child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
+        .args(FLAGS)
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start chromium ({e}): install it with `apt-get install -y chromium`, or run the tests with scripts/test, which does")
-        });
+        .unwrap_or_else(|e| missing(e));
     let pid = child.id();
     let (done, finished) = mpsc::channel();
     std::thread::spawn(move || {

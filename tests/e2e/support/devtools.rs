@@ -25,15 +25,8 @@ impl Page {
     pub fn open(url: &str) -> Page {
         let profile = TempDir::new("chromium-devtools");
         let mut browser = Command::new("chromium")
+            .args(super::chromium::FLAGS)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
                 "--window-size=1400,1200",
                 "--remote-debugging-address=127.0.0.1",
                 "--remote-debugging-port=0",
@@ -44,9 +37,7 @@ impl Page {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start chromium ({e}): install it with `apt-get install -y chromium`, or run the tests with scripts/test, which does")
-            });
+            .unwrap_or_else(|e| super::chromium::missing(e));
         // Chromium says where it listens on standard error; the rest is drained.
         let stderr = BufReader::new(browser.stderr.take().unwrap());
         let (found, listening) = mpsc::channel();
