@@ -3,29 +3,50 @@
 //! which writes each batch as a synced directory renamed into place. Timed the way
 //! `sluice run` reports it: the processing time of the batches (from the start of a
 //! batch, reading its files included, to the end of its sinks), and the CPU time of the
-//! whole process over the run (every thread: scheduler, partitions, sinks).
+//! whole process (every thread: scheduler, partitions, sinks) batch by batch.
 //!
-//! The native baseline does the same I/O on one thread: read the file, count, write the
-//! counts to a file that is synced and renamed into place.
+//! The native baseline does the same I/O on one thread: read the files, run the
+//! workload's logic, write each batch's output to a file that is synced and renamed
+//! into place.
 
 use super::data::Dataset;
+use super::native::{Emit, Keyed};
 use crate::batch::{Shutdown, SystemClock};
 use crate::config;
 use crate::durable;
 use crate::engine::{BatchListener, CompletedBatch, Job, Options};
-use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// What one end-to-end run took.
+/// What one end-to-end run took, counting only the batches that read lines: every file
+/// is there from the start, so the batch times that pass while the backlog runs come
+/// due afterwards as empty batches (running totals and windows still output), which a
+/// pipeline that keeps up would not have.
+#[derive(Default)]
 pub struct Measured {
-    /// Batches run.
+    /// Batches that read lines.
     pub batches: u64,
-    /// The batches' processing time, summed.
+    /// Their processing time, summed.
     pub processing: Duration,
-    /// The process's CPU time over the run, all threads.
+    /// The process's CPU time (all threads) from the end of the batch before each of
+    /// them to its own end, summed.
     pub cpu: Duration,
+    /// Their processing time, in order.
+    pub per_batch: Vec<Duration>,
+    /// The longest one of them waited past its time for the batch before it.
+    pub max_scheduling_delay: Duration,
+}
+
+impl Measured {
+    /// The `q`-quantile (0 to 1) of the batches' processing time.
+    pub fn quantile(&self, q: f64) -> Duration {
+        let mut sorted = self.per_batch.clone();
+        sorted.sort();
+        let at = ((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1));
+        sorted.get(at).copied().unwrap_or_default()
+    }
 }
 
 /// A scratch directory for one run, removed afterwards.
@@ -60,39 +81,46 @@ fn write_files(data: &Dataset, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Stops the run once every line has been through a batch.
+/// Stops the run once every line has been through a batch, and measures the batches
+/// that read lines on the way.
 struct StopWhenRead {
     expected: u64,
     seen: u64,
     shutdown: Shutdown,
+    cpu_at_last: Duration,
+    measured: Arc<Mutex<Measured>>,
 }
 
 impl BatchListener for StopWhenRead {
     fn on_batch_completed(&mut self, batch: &CompletedBatch<'_>) {
-        self.seen += batch.report.total_in();
+        let now = cpu_time();
+        let cpu = now.saturating_sub(self.cpu_at_last);
+        self.cpu_at_last = now;
+        let read = batch.report.total_in();
+        if read > 0 {
+            let mut m = self.measured.lock().unwrap_or_else(|e| e.into_inner());
+            m.batches += 1;
+            m.processing += batch.report.processing_time;
+            m.cpu += cpu;
+            m.per_batch.push(batch.report.processing_time);
+            m.max_scheduling_delay = m.max_scheduling_delay.max(batch.report.scheduling_delay);
+        }
+        self.seen += read;
         if self.seen >= self.expected {
             self.shutdown.raise();
         }
     }
 }
 
-/// The CPU time this process has used, all threads (from /proc; zero elsewhere).
+/// The CPU time this process has used, all threads (zero where the clock is missing).
 fn cpu_time() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-        return Duration::ZERO;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-        .sum();
-    // The kernel's USER_HZ is 100 on Linux.
-    Duration::from_millis(ticks * 10)
+    #[cfg(unix)]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
+    #[cfg(not(unix))]
+    Duration::ZERO
 }
 
 /// Runs `stages` (reading node `lines`, writing node `out`) with `plugins` over `data`
@@ -132,14 +160,15 @@ pub fn run(
     let pipeline = config::parse_str(&file, &text).map_err(|d| anyhow::anyhow!("{d}"))?;
     let job = Job::new(pipeline, Options::default())?;
     let shutdown = Shutdown::new();
+    let measured = Arc::new(Mutex::new(Measured::default()));
     let stop = StopWhenRead {
         expected: data.len() as u64,
         seen: 0,
         shutdown: shutdown.clone(),
+        cpu_at_last: cpu_time(),
+        measured: measured.clone(),
     };
-    let cpu = cpu_time();
     let summary = job.run_observed(Arc::new(SystemClock), shutdown, vec![Box::new(stop)])?;
-    let cpu = cpu_time().saturating_sub(cpu);
     if summary.records_in != data.len() as u64 || summary.failed > 0 {
         anyhow::bail!(
             "the end-to-end run read {} of {} lines with {} failed batches",
@@ -148,20 +177,19 @@ pub fn run(
             summary.failed
         );
     }
-    Ok(Measured {
-        batches: summary.batches,
-        processing: summary.processing_time,
-        cpu,
-    })
+    let measured = std::mem::take(&mut *measured.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(measured)
 }
 
 /// What the files sink's exactly-once protocol costs a batch with nothing else to do:
 /// a staging directory, `parts` part files and `_SUCCESS` written and synced, the
-/// directory synced, renamed into place and its parent synced. The mean over `batches`.
-pub fn sync_floor(parts: usize, batches: usize) -> anyhow::Result<Duration> {
+/// directory synced, renamed into place and its parent synced. The mean wall and CPU
+/// time over `batches`.
+pub fn sync_floor(parts: usize, batches: usize) -> anyhow::Result<(Duration, Duration)> {
     let scratch = Scratch::new("sync")?;
     let out = scratch.0.join("out");
     let started = Instant::now();
+    let cpu = cpu_time();
     for b in 0..batches {
         let temp = out.join(format!(".batch-{b}.tmp"));
         std::fs::create_dir(&temp)?;
@@ -173,33 +201,60 @@ pub fn sync_floor(parts: usize, batches: usize) -> anyhow::Result<Duration> {
         durable::rename(&temp, &out.join(format!("batch-{b}")))?;
         durable::sync_dir(&out)?;
     }
-    Ok(started.elapsed() / batches.max(1) as u32)
+    let n = batches.max(1) as u32;
+    Ok((started.elapsed() / n, cpu_time().saturating_sub(cpu) / n))
 }
 
-/// The native word count with the same I/O: per file, read it, count its words, write
-/// the counts to a file that is synced and renamed into place. Returns the time taken.
-pub fn native_word_count(data: &Dataset) -> anyhow::Result<Duration> {
+/// Writes each batch's output as sluice's files sink does: a staging directory, one
+/// part file written and synced, the directory synced, renamed into place, the parent
+/// synced.
+struct SyncedFiles {
+    out: PathBuf,
+    error: Option<std::io::Error>,
+}
+
+impl SyncedFiles {
+    fn write(&self, index: usize, text: &str) -> std::io::Result<()> {
+        let temp = self.out.join(format!(".batch-{index}"));
+        std::fs::create_dir_all(&temp)?;
+        durable::write_synced(&temp.join("part-00000"), text.as_bytes())?;
+        durable::sync_dir(&temp)?;
+        durable::rename(&temp, &self.out.join(format!("batch-{index}")))?;
+        durable::sync_dir(&self.out)
+    }
+}
+
+impl Emit for SyncedFiles {
+    fn batch(&mut self, index: usize, pairs: &mut dyn Iterator<Item = (&str, u64)>) {
+        let mut text = String::new();
+        for (word, n) in pairs {
+            let _ = writeln!(text, "[{word:?},{n}]");
+        }
+        if let Err(e) = self.write(index, &text) {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+/// A native workload with the same I/O as [`run`]: every file read, the workload's
+/// logic, each batch's output written as the files sink writes it. Returns the time
+/// taken.
+pub fn native(data: &Dataset, workload: Keyed) -> anyhow::Result<Duration> {
     let scratch = Scratch::new("native")?;
     let files = write_files(data, &scratch.0.join("in"))?;
     let started = Instant::now();
-    for (i, path) in files.iter().enumerate() {
-        let text = std::fs::read_to_string(path)?;
-        let mut counts: HashMap<&str, u64> = HashMap::new();
-        for line in text.lines() {
-            for word in line.split_whitespace() {
-                *counts.entry(word).or_insert(0) += 1;
-            }
-        }
-        let mut out = String::new();
-        for (word, n) in &counts {
-            out.push_str(&format!("[{word:?},{n}]\n"));
-        }
-        let temp = scratch.0.join("out").join(format!(".batch-{i}"));
-        std::fs::create_dir_all(&temp)?;
-        durable::write_synced(&temp.join("part-00000"), out.as_bytes())?;
-        durable::sync_dir(&temp)?;
-        durable::rename(&temp, &scratch.0.join("out").join(format!("batch-{i}")))?;
-        durable::sync_dir(&scratch.0.join("out"))?;
+    let texts = files
+        .iter()
+        .map(std::fs::read_to_string)
+        .collect::<Result<Vec<_>, _>>()?;
+    let batches: Vec<Vec<&str>> = texts.iter().map(|t| t.lines().collect()).collect();
+    let mut sink = SyncedFiles {
+        out: scratch.0.join("out"),
+        error: None,
+    };
+    workload(&batches, &mut sink);
+    if let Some(e) = sink.error {
+        return Err(e.into());
     }
     Ok(started.elapsed())
 }

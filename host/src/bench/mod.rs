@@ -3,12 +3,14 @@
 //!
 //! Every workload runs natively (single thread, plain Rust, no wasm, no engine) and
 //! through sluice (in-memory batches, the example plugins, the real engine, no I/O) at
-//! one partition and at one per core. The word count also runs end to end, as users run
-//! it (`end_to_end`: files in a directory, the batch loop, the files sink), against a
-//! native baseline that does the same I/O. The fixed cost of a batch (in memory and end
-//! to end) and the start-up time are measured apart. Figures are printed, never asserted: this is a benchmark, not a
-//! test.
+//! one partition and at one per core. The word count, running totals and window also run
+//! end to end, as users run them (`end_to_end`: files in a directory, the batch loop,
+//! the files sink), against native baselines that do the same I/O. The two designs of
+//! the map-side combine (`combine`), the fixed cost of a batch (in memory and end to
+//! end) and the start-up time are measured apart. Figures are printed, never asserted:
+//! this is a benchmark, not a test.
 
+mod combine;
 mod data;
 mod end_to_end;
 mod engine;
@@ -36,6 +38,9 @@ struct Row {
     one: f64,
     all: f64,
 }
+
+/// The batch interval of the end-to-end workloads.
+const END_TO_END_INTERVAL_MS: u64 = 10;
 
 fn rate(records: usize, time: Duration) -> f64 {
     records as f64 / time.as_secs_f64()
@@ -82,9 +87,18 @@ const WORD_COUNT: &str = "[stages.words]\ninput = \"lines\"\nop = \"flat_map\"\n
 const STATEFUL: &str = "[stages.words]\ninput = \"lines\"\nop = \"flat_map\"\nfunction = \"wordcount::split_words\"\n\
     [stages.counts]\ninput = \"words\"\nop = \"reduce_by_key\"\nfunction = \"wordcount::sum\"\n\
     [stages.out]\ninput = \"counts\"\nop = \"update_state_by_key\"\nfunction = \"totals::running_total\"\n";
-const WINDOW: &str = "[stages.words]\ninput = \"lines\"\nop = \"flat_map\"\nfunction = \"wordcount::split_words\"\n\
-    [stages.out]\ninput = \"words\"\nop = \"reduce_by_key_and_window\"\nfunction = \"wordcount::sum\"\n\
-    inverse_function = \"errors::subtract\"\nfilter_function = \"errors::nonzero\"\nwindow = \"6s\"\nslide = \"2s\"\n";
+/// The sliding window count, 6 batch intervals long every 2, at batch interval
+/// `interval`.
+fn window(interval_ms: u64) -> String {
+    format!(
+        "[stages.words]\ninput = \"lines\"\nop = \"flat_map\"\nfunction = \"wordcount::split_words\"\n\
+         [stages.out]\ninput = \"words\"\nop = \"reduce_by_key_and_window\"\nfunction = \"wordcount::sum\"\n\
+         inverse_function = \"errors::subtract\"\nfilter_function = \"errors::nonzero\"\n\
+         window = \"{}ms\"\nslide = \"{}ms\"\n",
+        6 * interval_ms,
+        2 * interval_ms
+    )
+}
 const PARSE: &str = "[stages.parsed]\ninput = \"lines\"\nop = \"flat_map\"\nfunction = \"errors::parse\"\n\
     [stages.kept]\ninput = \"parsed\"\nop = \"filter\"\nfunction = \"errors::is_server_error\"\n\
     [stages.out]\ninput = \"kept\"\nop = \"map\"\nfunction = \"errors::by_service\"\n";
@@ -115,42 +129,38 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
     let words = data::words(options.lines, options.batches);
     let requests = data::requests(options.lines, options.batches);
     let mut rows = Vec::new();
-    type Workload<'a> = (
-        &'static str,
-        &'static str,
-        &'a data::Dataset,
-        &'a dyn Fn(&data::Dataset),
-    );
-    let workloads: [Workload<'_>; 4] = [
+    let in_memory_window = window(1_000);
+    let workloads: [(&str, &str, &data::Dataset, native::Keyed); 4] = [
         (
             "word count (flat_map + reduce_by_key)",
             WORD_COUNT,
             &words,
-            &native::word_count,
+            native::word_count,
         ),
         (
             "stateful word count (update_state_by_key)",
             STATEFUL,
             &words,
-            &native::stateful_word_count,
+            native::stateful_word_count,
         ),
         (
             "sliding window count (window 6, slide 2, inverse)",
-            WINDOW,
+            &in_memory_window,
             &words,
-            &|d| native::window_count(d, 6, 2),
+            native::window_6_2,
         ),
         (
             "parse, filter, map JSON log lines",
             PARSE,
             &requests,
-            &native::parse_filter_map,
+            native::parse_filter_map,
         ),
     ];
     for (name, stages, data, baseline) in workloads {
         eprintln!("{name}...");
+        let lines = native::borrowed(data);
         let started = Instant::now();
-        baseline(data);
+        baseline(&lines, &mut native::Discard);
         let native = rate(data.len(), started.elapsed());
         let text = pipeline(&plugins, stages);
         let (one, _) = engine::run(&text, data, 1, 1_000)?;
@@ -162,6 +172,8 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
             all: rate(data.len(), all),
         });
     }
+    eprintln!("the map-side combine, in the guest and on the host...");
+    let designs = combine::measure(&plugins, &words)?;
     eprintln!("fixed cost of a batch...");
     let tiny = data::tiny(2_000, 10);
     let (_, per_batch) = engine::run(&pipeline(&plugins, THREE_STAGES), &tiny, 2, 1)?;
@@ -174,13 +186,35 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
         .into_iter()
         .find(|ms| p99 <= Duration::from_millis(*ms))
         .unwrap_or(1_000);
-    eprintln!("word count end to end (directory source, files sink)...");
-    let native_e2e = rate(words.len(), end_to_end::native_word_count(&words)?);
-    let one_e2e = end_to_end::run(&plugins, WORD_COUNT, &words, 1, 10)?;
-    let all_e2e = end_to_end::run(&plugins, WORD_COUNT, &words, cores, 10)?;
+    // End to end at a 10 ms interval: batches queue and run back to back.
+    let e2e_window = window(END_TO_END_INTERVAL_MS);
+    let end_to_end_workloads: [(&str, &str, native::Keyed); 3] = [
+        ("word count, end to end", WORD_COUNT, native::word_count),
+        (
+            "stateful word count, end to end",
+            STATEFUL,
+            native::stateful_word_count,
+        ),
+        (
+            "sliding window count, end to end",
+            &e2e_window,
+            native::window_6_2,
+        ),
+    ];
+    let mut e2e_rows = Vec::new();
+    for (name, stages, baseline) in end_to_end_workloads {
+        eprintln!("{name} (directory source, files sink)...");
+        let native = rate(words.len(), end_to_end::native(&words, baseline)?);
+        let one = end_to_end::run(&plugins, stages, &words, 1, END_TO_END_INTERVAL_MS)?;
+        let all = end_to_end::run(&plugins, stages, &words, cores, END_TO_END_INTERVAL_MS)?;
+        e2e_rows.push((name, native, one, all));
+    }
+    eprintln!("word count end to end at 100k lines/s...");
+    let steady = data::words(100_000, 100);
+    let steady_e2e = end_to_end::run(&plugins, WORD_COUNT, &steady, cores, END_TO_END_INTERVAL_MS)?;
     eprintln!("fixed cost of a batch end to end...");
     let tiny_e2e = data::tiny(200, 10);
-    let fixed_e2e = end_to_end::run(&plugins, THREE_STAGES, &tiny_e2e, 2, 10)?;
+    let fixed_e2e = end_to_end::run(&plugins, THREE_STAGES, &tiny_e2e, 2, END_TO_END_INTERVAL_MS)?;
     let sync_floor = end_to_end::sync_floor(2, 200)?;
     eprintln!("start-up...");
     let startup = startup::measure(&plugins)?;
@@ -209,7 +243,7 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "End to end: the word count over {} files of {} lines in a directory, the batch loop, the files sink (synced batch directories); sluice's rate is per second of batch processing time, the native baseline reads, counts and writes each file on one thread",
+        "End to end: {} files of {} lines in a directory, the batch loop at a {END_TO_END_INTERVAL_MS} ms interval, the files sink (synced batch directories); sluice's rate is per second of batch processing time, the native baseline reads the files, runs the same logic and writes each batch's output as the files sink does, on one thread",
         words.batches.len(),
         words.batches.first().map_or(0, Vec::len)
     );
@@ -218,21 +252,32 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
         "| workload | native, 1 thread, same I/O | sluice, 1 partition | ratio | sluice, {cores} partitions | ratio | scaling | CPU per 1,000 lines, 1 / {cores} partitions |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let (one, all) = (
-        rate(words.len(), one_e2e.processing),
-        rate(words.len(), all_e2e.processing),
-    );
     let per_thousand = |m: &end_to_end::Measured| micros(m.cpu) * 1000.0 / words.len() as f64;
+    for (name, native, one_e2e, all_e2e) in &e2e_rows {
+        let (one, all) = (
+            rate(words.len(), one_e2e.processing),
+            rate(words.len(), all_e2e.processing),
+        );
+        println!(
+            "| {name} | {} | {} | {:.2} | {} | {:.2} | {:.2}x | {:.0} us / {:.0} us |",
+            fmt_rate(*native),
+            fmt_rate(one),
+            one / native,
+            fmt_rate(all),
+            all / native,
+            all / one,
+            per_thousand(one_e2e),
+            per_thousand(all_e2e)
+        );
+    }
+    println!();
     println!(
-        "| word count, end to end | {} | {} | {:.2} | {} | {:.2} | {:.2}x | {:.0} us / {:.0} us |",
-        fmt_rate(native_e2e),
-        fmt_rate(one),
-        one / native_e2e,
-        fmt_rate(all),
-        all / native_e2e,
-        all / one,
-        per_thousand(&one_e2e),
-        per_thousand(&all_e2e)
+        "map-side combine of the word count, 1 partition, per batch of {} lines: in the guest (#[flat_map(combine)], the whole word count) {:.1} ms; on the host, at least {:.1} ms (the flat_map emitting every pair {:.1} ms, grouping their key bytes natively {:.1} ms, merging the values not counted)",
+        words.batches.first().map_or(0, Vec::len),
+        designs.in_guest.as_secs_f64() * 1e3,
+        (designs.flat_map + designs.grouping).as_secs_f64() * 1e3,
+        designs.flat_map.as_secs_f64() * 1e3,
+        designs.grouping.as_secs_f64() * 1e3,
     );
     println!();
     println!(
@@ -247,8 +292,24 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
         fixed_e2e.batches
     );
     println!(
-        "  of which the files sink's exactly-once protocol alone (stage a directory, write and fsync 2 parts and _SUCCESS, fsync it, rename it, fsync the parent), done natively: {:.0} us of wall time per batch",
-        micros(sync_floor)
+        "  of which the files sink's exactly-once protocol alone (stage a directory, write and fsync 2 parts and _SUCCESS, fsync it, rename it, fsync the parent), done natively: {:.0} us of wall time and {:.0} us of CPU per batch",
+        micros(sync_floor.0),
+        micros(sync_floor.1)
+    );
+    // Kept up: no batch waited more than an interval for the one before it.
+    let keeps = steady_e2e.max_scheduling_delay <= Duration::from_millis(END_TO_END_INTERVAL_MS);
+    println!(
+        "word count end to end at 100k lines/s ({} files of {} lines, one every {END_TO_END_INTERVAL_MS} ms, {cores} partitions, files sink): processing median {:.1} ms, p99 {:.1} ms; longest scheduling delay {:.1} ms: {}",
+        steady.batches.len(),
+        steady.batches.first().map_or(0, Vec::len),
+        steady_e2e.quantile(0.5).as_secs_f64() * 1e3,
+        steady_e2e.quantile(0.99).as_secs_f64() * 1e3,
+        steady_e2e.max_scheduling_delay.as_secs_f64() * 1e3,
+        if keeps {
+            "keeps up (no batch waited an interval)"
+        } else {
+            "falls behind (batches waited more than an interval)"
+        }
     );
     println!(
         "start-up of `sluice run` (word count, .wasm plugins) to the first batch boundary: {} ms with compiled plugins cached, {} ms without",
