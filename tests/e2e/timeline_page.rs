@@ -226,12 +226,10 @@ fn a_stream_whose_batches_fail_is_shown_failing_with_the_reason_in_a_real_browse
         "the status pill says failing:\n{dom}"
     );
 
-    // A click on the failed batch opens its page, which says why it failed.
+    // "1 failed" links to the failed batch's page, which says why it failed (its row has
+    // long left the table's first page on a slow machine: a batch every 200 ms).
     let mut page = devtools::Page::open(&format!("http://{http}/"));
-    let link = format!(
-        "tr.batch-row[data-batch=\"{}\"] a.batch-link",
-        failed["batch"]
-    );
+    let link = format!("a.newest-failed[href=\"#batch/{}\"]", failed["batch"]);
     page.wait_for(&format!("!!document.querySelector({link:?})"));
     page.click(&link);
     let reason = page.wait_for(

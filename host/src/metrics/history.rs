@@ -139,6 +139,8 @@ pub struct Totals {
     pub swaps: Vec<(String, String, u64)>,
     /// The newest batch's time.
     pub last_batch_ms: Option<u64>,
+    /// The newest failed batch's time.
+    pub last_failed_ms: Option<u64>,
 }
 
 impl Totals {
@@ -146,6 +148,9 @@ impl Totals {
     pub fn add(&mut self, batch: &BatchRecord) {
         self.batches += 1;
         self.failed += u64::from(batch.report.error.is_some());
+        if batch.report.error.is_some() {
+            self.last_failed_ms = Some(batch.report.time_ms);
+        }
         if self.records_in.len() < batch.report.records_in.len() {
             self.records_in.resize(batch.report.records_in.len(), 0);
         }

@@ -37,6 +37,9 @@ pub struct Statistics {
     num_dead_letters: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_batch_time: Option<u64>,
+    /// The newest failed batch's time (its id), retained or not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    newest_failed_batch: Option<u64>,
 }
 
 /// `/api/v1/statistics`.
@@ -87,5 +90,6 @@ pub fn statistics(state: &MetricsState) -> Statistics {
         num_output_records: totals.records_out,
         num_dead_letters: totals.dead_letters,
         last_batch_time: totals.last_batch_ms,
+        newest_failed_batch: totals.last_failed_ms,
     }
 }

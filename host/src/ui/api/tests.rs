@@ -25,6 +25,23 @@ fn statistics_use_spark_names_and_units() {
     assert_eq!(stats["avgTotalDelay"], 303);
     assert_eq!(stats["pipeline"], "wc \"demo\"");
     assert_eq!(stats["numOutputRecords"], 300);
+    assert!(stats.get("newestFailedBatch").is_none(), "none failed");
+}
+
+#[test]
+fn statistics_name_the_newest_failed_batch_after_later_ones_succeed() {
+    let mut state = two_batches();
+    let mut failed = state.history.last().unwrap().clone();
+    failed.report.time_ms += 500;
+    failed.report.error = Some("boom".into());
+    state.totals.add(&failed);
+    let mut later = failed.clone();
+    later.report.time_ms += 500;
+    later.report.error = None;
+    state.totals.add(&later);
+    let stats = to_json(&statistics(&state));
+    assert_eq!(stats["numFailedBatches"], 1);
+    assert_eq!(stats["newestFailedBatch"], 1_001_500);
 }
 
 #[test]

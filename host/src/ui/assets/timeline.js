@@ -178,8 +178,18 @@ function card(label, value, sub, tone) {
   const c = el("div", { class: "card" + (tone ? " " + tone : "") });
   c.appendChild(el("div", { class: "label" }, label));
   c.appendChild(el("div", { class: "value" }, value));
-  if (sub) c.appendChild(el("div", { class: "sub" }, sub));
+  if (sub instanceof Node) c.appendChild(el("div", { class: "sub" })).appendChild(sub);
+  else if (sub) c.appendChild(el("div", { class: "sub" }, sub));
   return c;
+}
+
+// "N failed", linking to the newest failed batch's page (it may be pages down the table
+// by now).
+function failedBatches(stats) {
+  if (!stats.numFailedBatches) return "none failed";
+  const text = fmtInt(stats.numFailedBatches) + " failed";
+  if (stats.newestFailedBatch === undefined) return text;
+  return el("a", { href: "#batch/" + stats.newestFailedBatch, class: "newest-failed", title: "the newest failed batch, " + fmtTime(stats.newestFailedBatch) }, text);
 }
 
 function renderSummary(stats, batches) {
@@ -208,7 +218,7 @@ function renderSummary(stats, batches) {
   box.appendChild(card("Keeping up", verdict, sub, tone));
   box.appendChild(card("Batch interval", fmtMs(interval), stats.numPartitions + " partitions"));
   box.appendChild(card("Batches", fmtInt(stats.numTotalCompletedBatches),
-    stats.numFailedBatches ? stats.numFailedBatches + " failed" : "none failed", stats.numFailedBatches ? "bad" : ""));
+    failedBatches(stats), stats.numFailedBatches ? "bad" : ""));
   box.appendChild(card("Active batches", fmtInt(stats.numActiveBatches), "queued or running"));
   box.appendChild(card("Records in", fmtInt(stats.numProcessedRecords), fmtInt(stats.numOutputRecords) + " out"));
   box.appendChild(card("Input rate", fmtRate(stats.avgInputRate), "records/s, average"));
