@@ -14,11 +14,9 @@
 //! design wins by at least the ratio, whatever the merge would cost.
 
 use super::data::Dataset;
-use crate::config;
-use crate::engine::{Executor, Materialized};
+use crate::engine::Executor;
 use crate::operator::shuffle;
-use crate::plugin::{Registry, Runtime};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Mean times per batch.
@@ -31,36 +29,16 @@ pub struct Designs {
     pub grouping: Duration,
 }
 
-fn executor(text: &str) -> anyhow::Result<(Registry, config::Pipeline)> {
-    let mut pipeline =
-        config::parse_str(Path::new("bench.toml"), text).map_err(|d| anyhow::anyhow!("{d}"))?;
-    pipeline.partitions = 1;
-    let runtime = Runtime::new()?;
-    let registry = Registry::load(&pipeline, &runtime)?;
-    Ok((registry, pipeline))
-}
-
-fn batches(data: &Dataset) -> Vec<Materialized> {
-    data.encoded
-        .iter()
-        .enumerate()
-        .map(|(i, records)| Materialized {
-            time_ms: (i as u64 + 1) * 1_000,
-            sources: vec![vec![records.clone()]],
-        })
-        .collect()
-}
-
 /// Measures both designs over `data`.
 pub fn measure(plugins: &[(&str, PathBuf)], data: &Dataset) -> anyhow::Result<Designs> {
-    let batches = batches(data);
+    let batches = super::engine::materialize(data, 1, 1_000);
     let per_batch = |d: Duration| d / batches.len().max(1) as u32;
 
     let (in_guest, _) =
         super::engine::run(&super::pipeline(plugins, super::WORD_COUNT), data, 1, 1_000)?;
 
     let flat_map_only = "[stages.out]\ninput = \"lines\"\nop = \"flat_map\"\nfunction = \"wordcount::split_words\"\n";
-    let (registry, pipeline) = executor(&super::pipeline(plugins, flat_map_only))?;
+    let (pipeline, registry) = super::engine::load(&super::pipeline(plugins, flat_map_only), 1)?;
     let mut executor = Executor::new(&pipeline, &registry);
     let (mut flat_map, mut grouping) = (Duration::ZERO, Duration::ZERO);
     let mut keys = 0;

@@ -26,10 +26,6 @@ use std::time::{Duration, Instant};
 /// pipeline that keeps up would not have.
 #[derive(Default)]
 pub struct Measured {
-    /// Batches that read lines.
-    pub batches: u64,
-    /// Their processing time, summed.
-    pub processing: Duration,
     /// The process's CPU time (all threads) from the end of the batch before each of
     /// them to its own end, summed.
     pub cpu: Duration,
@@ -40,6 +36,16 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// Batches that read lines.
+    pub fn batches(&self) -> usize {
+        self.per_batch.len()
+    }
+
+    /// Their processing time, summed.
+    pub fn processing(&self) -> Duration {
+        self.per_batch.iter().sum()
+    }
+
     /// The `q`-quantile (0 to 1) of the batches' processing time.
     pub fn quantile(&self, q: f64) -> Duration {
         let mut sorted = self.per_batch.clone();
@@ -99,8 +105,6 @@ impl BatchListener for StopWhenRead {
         let read = batch.report.total_in();
         if read > 0 {
             let mut m = self.measured.lock().unwrap_or_else(|e| e.into_inner());
-            m.batches += 1;
-            m.processing += batch.report.processing_time;
             m.cpu += cpu;
             m.per_batch.push(batch.report.processing_time);
             m.max_scheduling_delay = m.max_scheduling_delay.max(batch.report.scheduling_delay);
@@ -188,40 +192,37 @@ pub fn run(
 pub fn sync_floor(parts: usize, batches: usize) -> anyhow::Result<(Duration, Duration)> {
     let scratch = Scratch::new("sync")?;
     let out = scratch.0.join("out");
+    let parts: Vec<(String, &[u8])> = (0..parts)
+        .map(|p| (format!("part-{p:05}.jsonl"), &b"[\"a\",1]\n"[..]))
+        .chain([("_SUCCESS".to_string(), &b"{}"[..])])
+        .collect();
     let started = Instant::now();
     let cpu = cpu_time();
     for b in 0..batches {
-        let temp = out.join(format!(".batch-{b}.tmp"));
-        std::fs::create_dir(&temp)?;
-        for p in 0..parts {
-            durable::write_synced(&temp.join(format!("part-{p:05}.jsonl")), b"[\"a\",1]\n")?;
-        }
-        durable::write_synced(&temp.join("_SUCCESS"), b"{}")?;
-        durable::sync_dir(&temp)?;
-        durable::rename(&temp, &out.join(format!("batch-{b}")))?;
-        durable::sync_dir(&out)?;
+        commit_batch(&out, b, &parts)?;
     }
     let n = batches.max(1) as u32;
     Ok((started.elapsed() / n, cpu_time().saturating_sub(cpu) / n))
 }
 
-/// Writes each batch's output as sluice's files sink does: a staging directory, one
-/// part file written and synced, the directory synced, renamed into place, the parent
-/// synced.
+/// Writes `files` as batch `index`'s directory in `out` the way the files sink commits
+/// a batch: a staging directory, each file written and synced, the directory synced,
+/// renamed into place, the parent synced.
+fn commit_batch(out: &Path, index: usize, files: &[(String, &[u8])]) -> std::io::Result<()> {
+    let temp = out.join(format!(".batch-{index}.tmp"));
+    std::fs::create_dir(&temp)?;
+    for (name, bytes) in files {
+        durable::write_synced(&temp.join(name), bytes)?;
+    }
+    durable::sync_dir(&temp)?;
+    durable::rename(&temp, &out.join(format!("batch-{index}")))?;
+    durable::sync_dir(out)
+}
+
+/// Each batch's output written as the files sink writes it ([`commit_batch`], one part).
 struct SyncedFiles {
     out: PathBuf,
     error: Option<std::io::Error>,
-}
-
-impl SyncedFiles {
-    fn write(&self, index: usize, text: &str) -> std::io::Result<()> {
-        let temp = self.out.join(format!(".batch-{index}"));
-        std::fs::create_dir_all(&temp)?;
-        durable::write_synced(&temp.join("part-00000"), text.as_bytes())?;
-        durable::sync_dir(&temp)?;
-        durable::rename(&temp, &self.out.join(format!("batch-{index}")))?;
-        durable::sync_dir(&self.out)
-    }
 }
 
 impl Emit for SyncedFiles {
@@ -230,7 +231,8 @@ impl Emit for SyncedFiles {
         for (word, n) in pairs {
             let _ = writeln!(text, "[{word:?},{n}]");
         }
-        if let Err(e) = self.write(index, &text) {
+        let part = [("part-00000.jsonl".to_string(), text.as_bytes())];
+        if let Err(e) = commit_batch(&self.out, index, &part) {
             self.error.get_or_insert(e);
         }
     }

@@ -255,8 +255,8 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
     let per_thousand = |m: &end_to_end::Measured| micros(m.cpu) * 1000.0 / words.len() as f64;
     for (name, native, one_e2e, all_e2e) in &e2e_rows {
         let (one, all) = (
-            rate(words.len(), one_e2e.processing),
-            rate(words.len(), all_e2e.processing),
+            rate(words.len(), one_e2e.processing()),
+            rate(words.len(), all_e2e.processing()),
         );
         println!(
             "| {name} | {} | {} | {:.2} | {} | {:.2} | {:.2}x | {:.0} us / {:.0} us |",
@@ -287,9 +287,9 @@ pub fn run(tree: &Path, options: BenchOptions) -> anyhow::Result<()> {
     );
     println!(
         "fixed cost of a batch end to end (10-line files, 3 stages, 2 partitions, files sink): processing {:.0} us and CPU {:.0} us per batch, mean of {}",
-        micros(fixed_e2e.processing) / fixed_e2e.batches.max(1) as f64,
-        micros(fixed_e2e.cpu) / fixed_e2e.batches.max(1) as f64,
-        fixed_e2e.batches
+        micros(fixed_e2e.processing()) / fixed_e2e.batches().max(1) as f64,
+        micros(fixed_e2e.cpu) / fixed_e2e.batches().max(1) as f64,
+        fixed_e2e.batches()
     );
     println!(
         "  of which the files sink's exactly-once protocol alone (stage a directory, write and fsync 2 parts and _SUCCESS, fsync it, rename it, fsync the parent), done natively: {:.0} us of wall time and {:.0} us of CPU per batch",

@@ -44,11 +44,16 @@ impl FileLines {
     }
 }
 
+/// The bytes whose newlines end lines: all but a trailing newline, which does not start
+/// one. `None` for no bytes, which hold no line.
+fn body(bytes: &[u8]) -> Option<&[u8]> {
+    (!bytes.is_empty()).then(|| bytes.strip_suffix(b"\n").unwrap_or(bytes))
+}
+
 fn line_starts(bytes: &[u8]) -> Vec<usize> {
-    if bytes.is_empty() {
+    let Some(body) = body(bytes) else {
         return Vec::new();
-    }
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    };
     let mut starts = Vec::with_capacity(bytes.len() / 32 + 1);
     starts.push(0);
     starts.extend(memchr::memchr_iter(b'\n', body).map(|i| i + 1));
@@ -57,14 +62,10 @@ fn line_starts(bytes: &[u8]) -> Vec<usize> {
 
 /// How many records [`read_files`] makes of one file, without making them.
 pub fn count_lines(path: &Path) -> u64 {
-    let Ok(bytes) = std::fs::read(path) else {
-        return 0;
-    };
-    if bytes.is_empty() {
-        return 0;
-    }
-    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-    memchr::memchr_iter(b'\n', body).count() as u64 + 1
+    let bytes = std::fs::read(path).unwrap_or_default();
+    body(&bytes).map_or(0, |body| {
+        memchr::memchr_iter(b'\n', body).count() as u64 + 1
+    })
 }
 
 /// The lines of `files`, in order, as string records in `partitions` partitions. Invalid

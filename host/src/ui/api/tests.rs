@@ -1,12 +1,22 @@
 //! The API's shapes, checked against a small fixed run.
 
 use super::*;
+use crate::metrics::MetricsState;
 use crate::metrics::sample::two_batches;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 fn to_json(value: &impl Serialize) -> Value {
     serde_json::to_value(value).unwrap()
+}
+
+/// Adds a batch after the newest one, half a second later, failed with `error` or not.
+fn add_batch(state: &mut MetricsState, error: Option<&str>) {
+    let mut batch = state.history.last().unwrap().clone();
+    batch.report.time_ms += 500;
+    batch.report.error = error.map(Into::into);
+    state.totals.add(&batch);
+    state.history.push(batch);
 }
 
 #[test]
@@ -31,14 +41,8 @@ fn statistics_use_spark_names_and_units() {
 #[test]
 fn statistics_name_the_newest_failed_batch_after_later_ones_succeed() {
     let mut state = two_batches();
-    let mut failed = state.history.last().unwrap().clone();
-    failed.report.time_ms += 500;
-    failed.report.error = Some("boom".into());
-    state.totals.add(&failed);
-    let mut later = failed.clone();
-    later.report.time_ms += 500;
-    later.report.error = None;
-    state.totals.add(&later);
+    add_batch(&mut state, Some("boom"));
+    add_batch(&mut state, None);
     let stats = to_json(&statistics(&state));
     assert_eq!(stats["numFailedBatches"], 1);
     assert_eq!(stats["newestFailedBatch"], 1_001_500);
@@ -47,11 +51,7 @@ fn statistics_name_the_newest_failed_batch_after_later_ones_succeed() {
 #[test]
 fn batches_come_newest_first_with_their_output_operations() {
     let mut state = two_batches();
-    let mut failed = state.history.last().unwrap().clone();
-    failed.report.time_ms += 500;
-    failed.report.error = Some("stage `words` (partition 1): boom".into());
-    state.totals.add(&failed);
-    state.history.push(failed);
+    add_batch(&mut state, Some("stage `words` (partition 1): boom"));
     let all = to_json(&batches(&state, 0, None));
     let ids: Vec<u64> = all
         .as_array()
